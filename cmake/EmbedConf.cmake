@@ -1,0 +1,18 @@
+# Writes OUT, a C file holding every DIR/*.json as a string, in file-name order:
+#   const struct mcc_embedded_fragment mcc_embedded_conf[] = {{name, text}, ..., {NULL, NULL}};
+file(GLOB files "${DIR}/*.json")
+list(SORT files)
+set(body "/* generated from conf.d by cmake/EmbedConf.cmake */\n#include \"conf/embedded.h\"\n\n")
+set(table "const struct mcc_embedded_fragment mcc_embedded_conf[] = {\n")
+set(i 0)
+foreach(f ${files})
+    get_filename_component(name "${f}" NAME)
+    file(READ "${f}" hex HEX)
+    string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
+    string(APPEND body "static const char frag${i}[] = {${hex} 0x00};\n")
+    string(APPEND table "    {\"${name}\", frag${i}},\n")
+    math(EXPR i "${i} + 1")
+endforeach()
+string(APPEND table "    {0, 0},\n};\n")
+file(WRITE "${OUT}.tmp" "${body}\n${table}")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different "${OUT}.tmp" "${OUT}")

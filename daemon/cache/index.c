@@ -1,0 +1,161 @@
+/* The index of objects in use: one entry per key, shared by all serves and transfers of it, and
+ * opened from storage on first use. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "cache/pipeline.h"
+
+int64_t mcc_now_us(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+static char *index_strdup(const char *s)
+{
+    return s != NULL ? strdup(s) : NULL;
+}
+
+/* Takes the stored object's facts into E. MCC_ERROR when they make no sense. */
+static int index_load(mcc_entry *e, mcc_object *obj)
+{
+    const mcc_storage_ops *st = e->cache->st;
+    mcc_object_info info;
+    if (st->info(obj, &info) != MCC_OK || info.slice_size == 0)
+        return MCC_ERROR;
+    if (mcc_meta_decode(info.meta, info.meta_len, &e->meta) != MCC_OK)
+        return MCC_ERROR;
+    e->obj = obj;
+    e->length = info.length;
+    e->slice = info.slice_size;
+    e->nslices = info.nslices;
+    e->state = MCC_ENTRY_READY;
+    return MCC_OK;
+}
+
+mcc_entry *mcc_entry_get(struct mcc_cache *c, const mcc_target *t)
+{
+    mcc_entry *e = NULL;
+    HASH_FIND(hh, c->index, t->key, MCC_KEY_LEN, e);
+    if (e != NULL) {
+        e->refs++;
+        return e;
+    }
+    e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        return NULL;
+    memcpy(e->key, t->key, MCC_KEY_LEN);
+    e->cache = c;
+    e->refs = 1;
+    e->state = MCC_ENTRY_NEW;
+    e->origin_host = index_strdup(t->origin_host);
+    e->origin_port = t->origin_port;
+    e->path = index_strdup(t->path);
+    e->via = index_strdup(t->via);
+    e->rule = t->rule;
+    if (e->origin_host == NULL || e->path == NULL) {
+        free(e->origin_host);
+        free(e->path);
+        free(e->via);
+        free(e);
+        return NULL;
+    }
+
+    mcc_object *obj = NULL;
+    int rc = c->st->open(c->st_state, e->key, &obj);
+    if (rc == MCC_OK && index_load(e, obj) != MCC_OK) {
+        mcc_log(MCC_LOG_WARN, "stored object with unreadable metadata dropped");
+        c->st->close(obj);
+        c->st->remove(c->st_state, e->key);
+        memset(&e->meta, 0, sizeof(e->meta));
+        e->obj = NULL;
+    }
+    HASH_ADD(hh, c->index, key, MCC_KEY_LEN, e);
+    e->in_index = 1;
+    c->counts.entries++;
+    return e;
+}
+
+void mcc_entry_ref(mcc_entry *e)
+{
+    e->refs++;
+}
+
+static void index_remove(mcc_entry *e)
+{
+    if (e->in_index) {
+        HASH_DELETE(hh, e->cache->index, e);
+        e->in_index = 0;
+    }
+}
+
+void mcc_entry_unref(mcc_entry *e)
+{
+    if (--e->refs > 0)
+        return;
+    index_remove(e);
+    e->cache->counts.entries--;
+    if (e->obj != NULL)
+        e->cache->st->close(e->obj);
+    free(e->origin_host);
+    free(e->path);
+    free(e->via);
+    free(e);
+}
+
+void mcc_entry_doom(mcc_entry *e)
+{
+    if (e->state == MCC_ENTRY_DOOMED)
+        return;
+    /* remove before anyone can create a new version under the same key */
+    if (e->in_index)
+        e->cache->st->remove(e->cache->st_state, e->key);
+    index_remove(e);
+    e->state = MCC_ENTRY_DOOMED;
+    mcc_entry_ref(e);
+    while (e->transfers != NULL)
+        mcc_transfer_cancel(e->transfers);
+    mcc_serve_entry_changed(e);
+    mcc_entry_unref(e);
+}
+
+int mcc_entry_ready(mcc_entry *e, uint64_t length, const mcc_meta *meta)
+{
+    struct mcc_cache *c = e->cache;
+    char *blob = NULL;
+    size_t blen = 0;
+    if (mcc_meta_encode(meta, &blob, &blen) != MCC_OK)
+        return MCC_ERROR;
+    mcc_object *obj = NULL;
+    int rc = c->st->create(c->st_state, e->key, length, c->slice_size, blob, blen, &obj);
+    free(blob);
+    if (rc != MCC_OK) {
+        mcc_log(MCC_LOG_WARN, "storage refused an object of %llu bytes (%d)",
+                (unsigned long long)length, rc);
+        return rc == MCC_NOSPACE ? MCC_NOSPACE : MCC_ERROR;
+    }
+    if (e->obj != NULL)
+        c->st->close(e->obj);
+    e->obj = obj;
+    e->meta = *meta;
+    e->length = length;
+    e->slice = c->slice_size;
+    e->nslices = length == 0 ? 0 : (length + e->slice - 1) / e->slice;
+    e->state = MCC_ENTRY_READY;
+    return MCC_OK;
+}
+
+mcc_transfer *mcc_entry_transfer_at(mcc_entry *e, uint64_t off)
+{
+    for (mcc_transfer *t = e->transfers; t != NULL; t = t->next)
+        if (t->state != MCC_XFER_ENDED && off >= t->start && off < t->end)
+            return t;
+    return NULL;
+}
+
+int mcc_entry_has_slice(mcc_entry *e, uint64_t idx)
+{
+    return e->obj != NULL && idx < e->nslices && e->cache->st->has_slice(e->obj, idx) == 1;
+}

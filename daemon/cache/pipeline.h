@@ -1,0 +1,138 @@
+/* Internal structures of the request pipeline, shared by index.c, transfer.c and serve.c. */
+#ifndef MCC_CACHE_PIPELINE_H
+#define MCC_CACHE_PIPELINE_H
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <uthash.h>
+
+#include "cache/cache.h"
+#include "cache/meta.h"
+#include "fetch/fetch.h"
+
+typedef struct mcc_entry mcc_entry;
+typedef struct mcc_transfer mcc_transfer;
+typedef struct mcc_serve mcc_serve;
+
+struct mcc_cache {
+    mcc_core *core;
+    const mcc_storage_ops *st; /* the storage backend's ops and state */
+    void *st_state;
+    uint32_t slice_size; /* for objects created from now on */
+    mcc_entry *index;    /* objects in use, by key (uthash) */
+    mcc_cache_counts counts;
+    mcc_metric *m_coalesced, *m_transfers, *m_upstream_bytes, *m_upstream_errors;
+};
+
+enum mcc_entry_state {
+    MCC_ENTRY_NEW,     /* nothing known: the first serve starts a probe transfer */
+    MCC_ENTRY_PROBING, /* a transfer is waiting for the headers that give length and validators */
+    MCC_ENTRY_READY,   /* length and validators known; stored in obj */
+    MCC_ENTRY_FAILED,  /* the probe failed: fail_status is the answer (entry left the index) */
+    MCC_ENTRY_DOOMED   /* the origin's object changed: this version is dropped, never mixed */
+};
+
+/* One object in use: shared by every serve and transfer of its key, reference-counted. */
+struct mcc_entry {
+    uint8_t key[MCC_KEY_LEN];
+    UT_hash_handle hh;
+    int in_index;
+    unsigned refs;
+    struct mcc_cache *cache;
+    int state;
+    int fail_status; /* MCC_ENTRY_FAILED: status for the serves that waited */
+
+    /* how to reach the origin, from the request that made the entry */
+    char *origin_host;
+    unsigned origin_port;
+    char *path;
+    char *via;
+    mcc_host_rule rule;
+
+    /* MCC_ENTRY_READY */
+    mcc_object *obj;
+    uint64_t length;
+    uint32_t slice;
+    uint64_t nslices;
+    mcc_meta meta;
+
+    mcc_transfer *transfers; /* in flight for this object, unordered */
+    mcc_serve *serves;       /* every serve of this object */
+};
+
+enum mcc_transfer_state { MCC_XFER_HEADERS, MCC_XFER_BODY, MCC_XFER_ENDED };
+
+/* One upstream transfer filling [start, end) of an entry, slice-aligned. */
+struct mcc_transfer {
+    mcc_transfer *next; /* in entry->transfers */
+    mcc_entry *entry;   /* holds a reference */
+    mcc_fetch *fetch;
+    mcc_fetch_plan plan;
+    const mcc_plugin_ref *up;
+    unsigned attempt;
+    uint64_t start, end; /* end is UINT64_MAX until a probe learns the length */
+    uint64_t pos;        /* next byte to write: [start, pos) has landed in storage */
+    uint64_t skip;       /* body bytes to drop first (an origin that answered a range with 200) */
+    int ranged;          /* a Range header was sent */
+    int probe;           /* establishes the entry's length and validators */
+    int state;
+    uint64_t started_us;
+};
+
+/* One client response in progress. */
+struct mcc_serve {
+    mcc_serve *next; /* in entry->serves */
+    struct mcc_cache *cache;
+    mcc_entry *entry; /* holds a reference */
+    struct evhttp_request *req;
+    struct evhttp_connection *evcon;
+    struct event *kick; /* deferred work: aborting a started reply */
+    mcc_target target;  /* copy; strings below are owned copies */
+    char *path, *log_path, *origin_host, *via;
+    char *range; /* the client's (last) Range header, or NULL */
+    char client[64];
+    int head;
+    int started;  /* status line and headers are out */
+    int sending;  /* a chunk is being written */
+    int aborting; /* the connection is to be closed */
+    int coalesced;
+    unsigned failures;  /* transfers that failed under this serve */
+    mcc_transfer *waiting_on;
+    int status;
+    uint64_t first, last; /* the byte range promised, inclusive */
+    uint64_t cursor;      /* next byte to send */
+    uint64_t pending, pending_hit; /* bytes in the chunk being written, of them from storage */
+    uint8_t *stored; /* bit per slice of [first, last]: stored before this response began */
+    uint64_t hit, miss;   /* bytes written out, from storage and from a transfer */
+    char cache_status[16];
+    uint64_t t0_us, upstream_ms;
+};
+
+int64_t mcc_now_us(void);
+
+/* index.c */
+mcc_entry *mcc_entry_get(struct mcc_cache *c, const mcc_target *t);
+void mcc_entry_ref(mcc_entry *e);
+void mcc_entry_unref(mcc_entry *e);
+/* Drops the object from storage and the index; serves are told through mcc_serve_entry_gone. */
+void mcc_entry_doom(mcc_entry *e);
+/* Becomes READY with a new stored object of LENGTH bytes; MCC_OK or MCC_ERROR. */
+int mcc_entry_ready(mcc_entry *e, uint64_t length, const mcc_meta *meta);
+/* The transfer covering byte OFF, or NULL. */
+mcc_transfer *mcc_entry_transfer_at(mcc_entry *e, uint64_t off);
+int mcc_entry_has_slice(mcc_entry *e, uint64_t idx);
+
+/* transfer.c: starts a transfer of [start, end) (end UINT64_MAX: to the object's end; probe:
+ * establish the entry). NULL when no upstream would plan it. */
+mcc_transfer *mcc_transfer_start(mcc_entry *e, uint64_t start, uint64_t end, int probe,
+                                 int *fail_status);
+void mcc_transfer_cancel(mcc_transfer *t);
+
+/* serve.c */
+void mcc_serve_pump(mcc_serve *s);
+/* A transfer ended or failed: every serve waiting on it re-plans. FAILED counts a failure. */
+void mcc_serve_wake(mcc_entry *e, mcc_transfer *t, int failed);
+/* The entry changed state (probe answered, failed, or doomed): every serve re-plans. */
+void mcc_serve_entry_changed(mcc_entry *e);
+
+#endif

@@ -1,0 +1,537 @@
+/* Serving one client request: plan the range as slices, send what is stored with sendfile, join
+ * or start transfers for what is missing, and feed the client as bytes land. */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "cache/pipeline.h"
+#include "http/addr.h"
+#include "http/range.h"
+#include "report/stats.h"
+
+/* The most one chunk hands to the connection: file segments cost no memory, copies do. */
+#define SERVE_CHUNK_FILE (4u << 20)
+#define SERVE_CHUNK_COPY (256u << 10)
+/* A waiting client this far ahead of a transfer's position gets its own transfer. */
+#define SERVE_SPLIT_SLICES 4
+/* Transfers that may fail under one response before its connection is given up. */
+#define SERVE_MAX_FAILURES 2
+
+static void serve_closed(struct evhttp_connection *evcon, void *arg);
+
+static char *serve_strdup(const char *s)
+{
+    return s != NULL ? strdup(s) : NULL;
+}
+
+static void serve_link(mcc_serve *s, mcc_entry *e)
+{
+    s->entry = e;
+    s->next = e->serves;
+    e->serves = s;
+}
+
+static void serve_unlink(mcc_serve *s)
+{
+    mcc_entry *e = s->entry;
+    if (e == NULL)
+        return;
+    for (mcc_serve **p = &e->serves; *p != NULL; p = &(*p)->next) {
+        if (*p == s) {
+            *p = s->next;
+            break;
+        }
+    }
+    s->entry = NULL;
+    s->next = NULL;
+    mcc_entry_unref(e);
+}
+
+/* Logs the request, tells the exporters, and frees S. The request itself is no longer ours. */
+static void serve_release(mcc_serve *s)
+{
+    struct mcc_cache *c = s->cache;
+    int64_t now = mcc_now_us();
+    mcc_request_record rec = {
+        .time_us = (int64_t)s->t0_us,
+        .client = s->client,
+        .method = s->head ? "HEAD" : "GET",
+        .origin_host = s->origin_host != NULL ? s->origin_host : "",
+        .path = s->log_path != NULL ? s->log_path : "",
+        .status = s->status,
+        .bytes_sent = s->hit + s->miss,
+        .hit_bytes = s->hit,
+        .miss_bytes = s->miss,
+        .cache_status = s->cache_status[0] != '\0' ? s->cache_status : "error",
+        .upstream_ms = s->upstream_ms,
+        .duration_ms = (uint64_t)(now - (int64_t)s->t0_us) / 1000,
+    };
+    mcc_request_done(c->core, &rec);
+    serve_unlink(s);
+    if (s->kick != NULL)
+        event_free(s->kick);
+    c->counts.serves--;
+    free(s->path);
+    free(s->log_path);
+    free(s->origin_host);
+    free(s->via);
+    free(s->range);
+    free(s->stored);
+    free(s);
+}
+
+static void serve_detach_connection(mcc_serve *s)
+{
+    if (s->evcon != NULL)
+        evhttp_connection_set_closecb(s->evcon, NULL, NULL);
+}
+
+/* Answers with an error before any header went out. */
+static void serve_fail(mcc_serve *s, int status)
+{
+    const char *reason = "Bad Gateway", *body = "upstream unavailable\n";
+    switch (status) {
+    case 404: reason = "Not Found"; body = "not found upstream\n"; break;
+    case 410: reason = "Gone"; body = "gone upstream\n"; break;
+    case 416: reason = "Range Not Satisfiable"; body = ""; break;
+    case 503: reason = "Service Unavailable"; body = "cache cannot serve this now\n"; break;
+    case 504: reason = "Gateway Timeout"; body = "upstream timed out\n"; break;
+    default:
+        if (status >= 400 && status < 500) {
+            reason = "Upstream Refused";
+            body = "refused upstream\n";
+        }
+        break;
+    }
+    s->status = status;
+    snprintf(s->cache_status, sizeof(s->cache_status), "error");
+    struct evkeyvalq *out = evhttp_request_get_output_headers(s->req);
+    evhttp_add_header(out, "Content-Type", "text/plain");
+    char cs[192];
+    snprintf(cs, sizeof(cs), "%s; fwd=miss; detail=%d", s->cache->core->settings.node_name,
+             status);
+    evhttp_add_header(out, "Cache-Status", cs);
+    struct evbuffer *b = evbuffer_new();
+    if (b != NULL)
+        evbuffer_add(b, body, strlen(body));
+    serve_detach_connection(s);
+    evhttp_send_reply(s->req, status, reason, s->head ? NULL : b);
+    if (b != NULL)
+        evbuffer_free(b);
+    serve_release(s);
+}
+
+static void serve_finish(mcc_serve *s)
+{
+    serve_detach_connection(s);
+    evhttp_send_reply_end(s->req);
+    serve_release(s);
+}
+
+static void serve_kick(evutil_socket_t fd, short what, void *arg)
+{
+    mcc_serve *s = arg;
+    /* closing the connection calls serve_closed, which frees S */
+    evhttp_connection_free(s->evcon);
+}
+
+/* A started reply cannot be completed (its length is promised): close the connection. */
+static void serve_abort(mcc_serve *s)
+{
+    if (s->aborting)
+        return;
+    s->aborting = 1;
+    s->waiting_on = NULL;
+    mcc_log(MCC_LOG_WARN, "closing %s: %s%s stopped at byte %" PRIu64 " of %" PRIu64, s->client,
+            s->origin_host, s->log_path, s->cursor, s->last + 1);
+    event_active(s->kick, EV_TIMEOUT, 0);
+}
+
+static void serve_closed(struct evhttp_connection *evcon, void *arg)
+{
+    mcc_serve *s = arg;
+    s->evcon = NULL;
+    /* a request libevent detached from the dying connection is ours to free; one still on it
+     * is freed by libevent right after this callback */
+    if (evhttp_request_get_connection(s->req) == NULL)
+        evhttp_request_free(s->req);
+    s->req = NULL;
+    if (s->status == 0)
+        s->status = 499;
+    serve_release(s);
+}
+
+/* Accounts the chunk that was written and goes on. */
+static void serve_written(struct evhttp_connection *evcon, void *arg)
+{
+    mcc_serve *s = arg;
+    uint64_t hit = s->pending_hit, miss = s->pending - s->pending_hit;
+    s->hit += hit;
+    s->miss += miss;
+    s->pending = s->pending_hit = 0;
+    s->sending = 0;
+    mcc_stats_sent(s->cache->core->stats, hit, miss);
+    mcc_serve_pump(s);
+}
+
+/* Sends [OFF, OFF + LEN) of the stored object: sendfile where the backend has a file. */
+static int serve_send(mcc_serve *s, uint64_t off, uint64_t len, int from_storage)
+{
+    mcc_entry *e = s->entry;
+    const mcc_storage_ops *st = s->cache->st;
+    struct evbuffer *b = evbuffer_new();
+    if (b == NULL)
+        return MCC_ERROR;
+    int fd = -1;
+    uint64_t fd_off = 0;
+    int rc = MCC_ERROR;
+    if (st->read_fd != NULL && st->read_fd(e->obj, off, &fd, &fd_off) == MCC_OK) {
+        if (len > SERVE_CHUNK_FILE)
+            len = SERVE_CHUNK_FILE;
+        /* the buffer drains to a socket: libevent then uses sendfile instead of mapping */
+        evbuffer_set_flags(b, EVBUFFER_FLAG_DRAINS_TO_FD);
+        int dupfd = dup(fd);
+        if (dupfd >= 0 && evbuffer_add_file(b, dupfd, (ev_off_t)fd_off, (ev_off_t)len) == 0)
+            rc = MCC_OK;
+        else if (dupfd >= 0)
+            close(dupfd);
+    } else {
+        if (len > SERVE_CHUNK_COPY)
+            len = SERVE_CHUNK_COPY;
+        struct evbuffer_iovec v;
+        if (evbuffer_reserve_space(b, (ev_ssize_t)len, &v, 1) == 1 &&
+            st->read(e->obj, off, v.iov_base, (size_t)len) == MCC_OK) {
+            v.iov_len = (size_t)len;
+            if (evbuffer_commit_space(b, &v, 1) == 0)
+                rc = MCC_OK;
+        }
+    }
+    if (rc != MCC_OK) {
+        evbuffer_free(b);
+        mcc_log(MCC_LOG_ERROR, "cannot read %" PRIu64 " bytes at %" PRIu64 " from storage", len,
+                off);
+        return MCC_ERROR;
+    }
+    s->sending = 1;
+    s->pending = len;
+    s->pending_hit = from_storage ? len : 0;
+    s->cursor = off + len;
+    evhttp_send_reply_chunk_with_cb(s->req, b, serve_written, s);
+    evbuffer_free(b);
+    return MCC_OK;
+}
+
+static void serve_header(mcc_serve *s, const char *name, const char *value)
+{
+    if (value != NULL && value[0] != '\0')
+        evhttp_add_header(evhttp_request_get_output_headers(s->req), name, value);
+}
+
+/* Decides status and range from the stored object and sends the headers. Returns 1 when the
+ * response is already complete. */
+static int serve_start(mcc_serve *s)
+{
+    mcc_entry *e = s->entry;
+    mcc_range r;
+    mcc_range_kind kind = mcc_range_parse(s->range, e->length, &r);
+    char buf[MCC_RANGE_CONTENT_RANGE_MAX];
+    const char *node = s->cache->core->settings.node_name;
+
+    if (kind == MCC_RANGE_UNSATISFIABLE) {
+        mcc_range_content_range_unsatisfied(buf, sizeof(buf), e->length);
+        serve_header(s, "Content-Range", buf);
+        serve_fail(s, 416);
+        return 1;
+    }
+    s->status = kind == MCC_RANGE_SINGLE ? 206 : 200;
+    s->first = kind == MCC_RANGE_SINGLE ? r.first : 0;
+    s->last = kind == MCC_RANGE_SINGLE ? r.last : e->length - 1; /* wraps for length 0 */
+    s->cursor = s->first;
+
+    /* Bytes count as hits only from slices stored before this response began: what a
+     * transfer brings in meanwhile was fetched for it, even when read back from storage. */
+    uint64_t count = e->length == 0 ? 0 : s->last - s->first + 1;
+    uint64_t have = 0, need = 0;
+    if (count > 0) {
+        uint64_t first_idx = s->first / e->slice, last_idx = s->last / e->slice;
+        s->stored = calloc((size_t)((last_idx - first_idx) / 8 + 1), 1);
+        if (s->stored == NULL) {
+            serve_fail(s, 503);
+            return 1;
+        }
+        for (uint64_t i = first_idx; i <= last_idx; i++) {
+            need++;
+            if (mcc_entry_has_slice(e, i)) {
+                have++;
+                s->stored[(i - first_idx) / 8] |= (uint8_t)(1u << ((i - first_idx) % 8));
+            }
+        }
+    }
+    const char *cs_text;
+    if (have == need) {
+        snprintf(s->cache_status, sizeof(s->cache_status), "hit");
+        cs_text = "hit";
+    } else if (have == 0) {
+        snprintf(s->cache_status, sizeof(s->cache_status), "miss");
+        cs_text = "fwd=miss; stored";
+    } else {
+        snprintf(s->cache_status, sizeof(s->cache_status), "partial");
+        cs_text = "fwd=partial; stored";
+    }
+
+    serve_header(s, "Content-Type", e->meta.content_type[0] != '\0' ? e->meta.content_type
+                                                                    : "application/octet-stream");
+    char num[32];
+    snprintf(num, sizeof(num), "%" PRIu64, count);
+    serve_header(s, "Content-Length", num);
+    if (s->status == 206) {
+        mcc_range_content_range(buf, sizeof(buf), s->first, s->last, e->length);
+        serve_header(s, "Content-Range", buf);
+    }
+    serve_header(s, "Accept-Ranges", "bytes");
+    serve_header(s, "ETag", e->meta.etag);
+    serve_header(s, "Last-Modified", e->meta.last_modified);
+    char cs[192];
+    snprintf(cs, sizeof(cs), "%s; %s", node, cs_text);
+    serve_header(s, "Cache-Status", cs);
+
+    s->started = 1;
+    evhttp_send_reply_start(s->req, s->status, s->status == 206 ? "Partial Content" : "OK");
+    if (s->head || count == 0) {
+        serve_finish(s);
+        return 1;
+    }
+    return 0;
+}
+
+/* The extent a probe asks for, from the client's Range before the length is known. */
+static void serve_probe_extent(mcc_serve *s, uint32_t slice, uint64_t *start, uint64_t *end)
+{
+    const uint64_t huge = UINT64_MAX / 2;
+    mcc_range r;
+    *start = 0;
+    *end = UINT64_MAX;
+    if (s->head) {
+        *end = slice; /* the first slice tells length and validators, and is kept */
+        return;
+    }
+    if (mcc_range_parse(s->range, huge, &r) != MCC_RANGE_SINGLE)
+        return;
+    if (r.last >= huge - 1 && r.first > huge / 2) {
+        *end = slice; /* a suffix range: learn the length first */
+        return;
+    }
+    *start = r.first / slice * slice;
+    if (r.last < huge - 1)
+        *end = (r.last / slice + 1) * slice;
+}
+
+static int serve_was_stored(const mcc_serve *s, uint64_t idx)
+{
+    uint64_t i = idx - s->first / s->entry->slice;
+    return (s->stored[i / 8] >> (i % 8)) & 1;
+}
+
+/* A new transfer for the run of missing slices from the one holding the cursor, up to the last
+ * slice of the response, stopping at a stored slice or another transfer's range. */
+static mcc_transfer *serve_start_transfer(mcc_serve *s, int *fail_status)
+{
+    mcc_entry *e = s->entry;
+    uint64_t idx = s->cursor / e->slice, last_idx = s->last / e->slice;
+    uint64_t j = idx + 1;
+    while (j <= last_idx && !mcc_entry_has_slice(e, j) &&
+           mcc_entry_transfer_at(e, j * e->slice) == NULL)
+        j++;
+    uint64_t end = j * e->slice;
+    if (end > e->length)
+        end = e->length;
+    return mcc_transfer_start(e, idx * e->slice, end, 0, fail_status);
+}
+
+/* The serve is on a doomed entry: start over on the current version, unless bytes went out. */
+static void serve_restart(mcc_serve *s)
+{
+    if (s->started) {
+        serve_abort(s);
+        return;
+    }
+    if (++s->failures > SERVE_MAX_FAILURES) {
+        serve_fail(s, 502);
+        return;
+    }
+    serve_unlink(s);
+    mcc_entry *e = mcc_entry_get(s->cache, &s->target);
+    if (e == NULL) {
+        serve_fail(s, 503);
+        return;
+    }
+    serve_link(s, e);
+    mcc_serve_pump(s);
+}
+
+void mcc_serve_pump(mcc_serve *s)
+{
+    if (s->aborting || s->sending)
+        return;
+    mcc_entry *e = s->entry;
+    int fail_status = 502;
+    switch (e->state) {
+    case MCC_ENTRY_NEW: {
+        uint64_t start, end;
+        serve_probe_extent(s, s->cache->slice_size, &start, &end);
+        e->state = MCC_ENTRY_PROBING;
+        if (mcc_transfer_start(e, start, end, 1, &fail_status) == NULL) {
+            e->state = MCC_ENTRY_NEW;
+            serve_fail(s, fail_status);
+        }
+        return;
+    }
+    case MCC_ENTRY_PROBING:
+        /* only serves that arrived after the probe started get here */
+        if (!s->coalesced) {
+            s->coalesced = 1;
+            s->cache->counts.coalesced++;
+        }
+        return;
+    case MCC_ENTRY_FAILED:
+        serve_fail(s, e->fail_status);
+        return;
+    case MCC_ENTRY_DOOMED:
+        serve_restart(s);
+        return;
+    default:
+        break;
+    }
+    if (!s->started && serve_start(s))
+        return;
+
+    while (s->cursor <= s->last) {
+        uint64_t idx = s->cursor / e->slice;
+        if (mcc_entry_has_slice(e, idx)) {
+            int hit = serve_was_stored(s, idx);
+            uint64_t end = (idx + 1) * e->slice;
+            while (end <= s->last && end - s->cursor < SERVE_CHUNK_FILE &&
+                   mcc_entry_has_slice(e, end / e->slice) &&
+                   serve_was_stored(s, end / e->slice) == hit)
+                end += e->slice;
+            if (end > s->last + 1)
+                end = s->last + 1;
+            if (serve_send(s, s->cursor, end - s->cursor, hit) != MCC_OK)
+                serve_abort(s);
+            return;
+        }
+        mcc_transfer *t = mcc_entry_transfer_at(e, s->cursor);
+        if (t != NULL && s->cursor < t->pos) {
+            uint64_t end = t->pos < s->last + 1 ? t->pos : s->last + 1;
+            if (serve_send(s, s->cursor, end - s->cursor, 0) != MCC_OK)
+                serve_abort(s);
+            return;
+        }
+        if (t != NULL && t->state == MCC_XFER_BODY &&
+            idx > t->pos / e->slice + SERVE_SPLIT_SLICES) {
+            /* far ahead of where the transfer is: fetch from here instead of waiting */
+            t->end = idx * e->slice;
+            t = NULL;
+        }
+        if (t != NULL) {
+            if (s->waiting_on != t && t->pos == t->start && !s->coalesced) {
+                s->coalesced = 1;
+                s->cache->counts.coalesced++;
+            }
+            s->waiting_on = t;
+            return;
+        }
+        if (s->failures > SERVE_MAX_FAILURES ||
+            (t = serve_start_transfer(s, &fail_status)) == NULL) {
+            serve_abort(s);
+            return;
+        }
+        s->waiting_on = t;
+        return;
+    }
+    serve_finish(s);
+}
+
+void mcc_serve_wake(mcc_entry *e, mcc_transfer *t, int failed)
+{
+    mcc_entry_ref(e);
+    mcc_serve *next;
+    for (mcc_serve *s = e->serves; s != NULL; s = next) {
+        next = s->next;
+        if (s->waiting_on != t)
+            continue;
+        s->waiting_on = NULL;
+        if (failed)
+            s->failures++;
+        mcc_serve_pump(s);
+    }
+    mcc_entry_unref(e);
+}
+
+void mcc_serve_entry_changed(mcc_entry *e)
+{
+    mcc_entry_ref(e);
+    mcc_serve *next;
+    for (mcc_serve *s = e->serves; s != NULL; s = next) {
+        next = s->next;
+        s->waiting_on = NULL;
+        mcc_serve_pump(s);
+    }
+    mcc_entry_unref(e);
+}
+
+static void serve_client(mcc_serve *s)
+{
+    char *addr = NULL;
+    ev_uint16_t port = 0;
+    if (s->evcon != NULL)
+        evhttp_connection_get_peer(s->evcon, &addr, &port);
+    snprintf(s->client, sizeof(s->client), "%s", addr != NULL ? addr : "-");
+}
+
+void mcc_cache_serve(struct mcc_cache *c, struct evhttp_request *req, const mcc_target *target)
+{
+    mcc_serve *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        evhttp_send_error(req, 503, "Service Unavailable");
+        return;
+    }
+    s->cache = c;
+    s->req = req;
+    s->evcon = evhttp_request_get_connection(req);
+    s->t0_us = (uint64_t)mcc_now_us();
+    s->head = evhttp_request_get_command(req) == EVHTTP_REQ_HEAD;
+    s->target = *target;
+    s->path = serve_strdup(target->path);
+    s->log_path = serve_strdup(target->log_path != NULL ? target->log_path : target->path);
+    s->origin_host = serve_strdup(target->origin_host);
+    s->via = serve_strdup(target->via);
+    s->target.path = s->path;
+    s->target.log_path = s->log_path;
+    s->target.origin_host = s->origin_host;
+    s->target.via = s->via;
+    s->range = serve_strdup(mcc_addr_header_last(evhttp_request_get_input_headers(req), "Range"));
+    s->kick = evtimer_new(c->core->base, serve_kick, s);
+    serve_client(s);
+    c->counts.serves++;
+    if (s->kick == NULL || s->path == NULL || s->origin_host == NULL) {
+        serve_fail(s, 503);
+        return;
+    }
+    mcc_entry *e = mcc_entry_get(c, &s->target);
+    if (e == NULL) {
+        serve_fail(s, 503);
+        return;
+    }
+    serve_link(s, e);
+    if (s->evcon != NULL)
+        evhttp_connection_set_closecb(s->evcon, serve_closed, s);
+    mcc_serve_pump(s);
+}

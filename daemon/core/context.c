@@ -1,0 +1,59 @@
+/* The core context's construction and teardown, shared by mccd's modes and the test harness, so
+ * that every one of them tears the layers down in the same order. */
+#include <string.h>
+
+#include "core/core.h"
+#include "core/instance.h"
+#include "core/metrics.h"
+#include "fetch/fetch.h"
+#include "http/admin.h"
+#include "http/front.h"
+#include "report/stats.h"
+
+int mcc_core_init(mcc_core *core, mcc_config *config, const mcc_settings *settings, mcc_err *err)
+{
+    core->config = config;
+    core->settings = *settings;
+    core->host = mcc_host_table();
+
+    core->base = event_base_new();
+    if (core->base == NULL)
+        return mcc_err_set(err, "cannot create the event loop");
+    core->metrics = mcc_metrics_new();
+    if (core->metrics == NULL)
+        return mcc_err_set(err, "out of memory");
+    core->stats = mcc_stats_new(core, settings->summary_period_ms);
+    if (core->stats == NULL)
+        return mcc_err_set(err, "cannot start the stats (access log \"%s\")", settings->access_log);
+    core->admin = mcc_admin_new(core);
+    if (core->admin == NULL)
+        return mcc_err_set(err, "out of memory");
+    return MCC_OK;
+}
+
+void mcc_core_fini(mcc_core *core)
+{
+    if (core->front != NULL) {
+        mcc_front_free(core->front);
+        core->front = NULL;
+    }
+    if (core->admin != NULL) {
+        mcc_admin_free(core->admin);
+        core->admin = NULL;
+    }
+    mcc_core_instances_free(core);
+    if (core->fetcher != NULL) {
+        mcc_fetcher_free(core->fetcher);
+        core->fetcher = NULL;
+    }
+    mcc_stats_free(core->stats);
+    core->stats = NULL;
+    mcc_metrics_free(core->metrics);
+    core->metrics = NULL;
+    if (core->base != NULL) {
+        event_base_free(core->base);
+        core->base = NULL;
+    }
+    mcc_config_free(core->config);
+    core->config = NULL;
+}

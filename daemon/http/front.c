@@ -1,0 +1,185 @@
+/* The content listener: parses each device request, finds its origin and host rule, computes the
+ * cache key, and hands it to the cache pipeline. Not an open proxy: unknown hosts get 403. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "cache/cache.h"
+#include "cache/key.h"
+#include "http/addr.h"
+#include "http/front.h"
+#include "http/listen.h"
+#include "report/stats.h"
+
+struct mcc_front {
+    mcc_core *core;
+    struct evhttp *http;
+    struct mcc_cache *cache;
+    char address[80]; /* what was bound */
+};
+
+/* The first host rule, in configured order, that accepts HOST. */
+static int front_rule(mcc_core *core, const char *host, unsigned port, const char *path,
+                      mcc_host_rule *rule)
+{
+    for (unsigned i = 0; i < core->nhosts; i++) {
+        const mcc_hosts_ops *ops = core->hosts[i].ops;
+        memset(rule, 0, sizeof(*rule));
+        if (ops->match(core->hosts[i].state, host, port, path, rule) == MCC_OK)
+            return MCC_OK;
+    }
+    return MCC_DECLINED;
+}
+
+static int front_cacheable(void *arg, const char *host, unsigned port)
+{
+    struct mcc_front *f = arg;
+    mcc_host_rule rule;
+    return front_rule(f->core, host, port, "/", &rule) == MCC_OK;
+}
+
+/* Answers REQ here with a short text body; counted and logged like any request. */
+static void front_reply(struct mcc_front *f, struct evhttp_request *req, int status,
+                        const char *reason, const char *body, const char *host)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    evhttp_add_header(out, "Content-Type", "text/plain");
+    struct evbuffer *b = evbuffer_new();
+    if (b != NULL)
+        evbuffer_add(b, body, strlen(body));
+    int head = evhttp_request_get_command(req) == EVHTTP_REQ_HEAD;
+    evhttp_send_reply(req, status, reason, head ? NULL : b);
+    if (b != NULL)
+        evbuffer_free(b);
+
+    char *peer = NULL;
+    ev_uint16_t port = 0;
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    if (evcon != NULL)
+        evhttp_connection_get_peer(evcon, &peer, &port);
+    const char *uri = evhttp_request_get_uri(req);
+    mcc_request_record rec = {
+        .time_us = 0,
+        .client = peer != NULL ? peer : "-",
+        .method = head ? "HEAD" : "GET",
+        .origin_host = host != NULL ? host : "",
+        .path = uri != NULL ? uri : "",
+        .status = status,
+        .cache_status = "refused",
+    };
+    mcc_request_done(f->core, &rec);
+}
+
+static void front_request(struct evhttp_request *req, void *arg)
+{
+    struct mcc_front *f = arg;
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
+        front_reply(f, req, 405, "Method Not Allowed", "only GET and HEAD are served\n", NULL);
+        return;
+    }
+
+    mcc_addr a;
+    mcc_err err = {{0}};
+    int rc = mcc_addr_from_request(req, front_cacheable, f, &a, &err);
+    if (rc == MCC_ERROR) {
+        char body[600];
+        snprintf(body, sizeof(body), "bad request: %s\n", err.msg);
+        front_reply(f, req, 400, "Bad Request", body, NULL);
+        return;
+    }
+    if (rc != MCC_OK) {
+        front_reply(f, req, 403, "Forbidden", "no cacheable origin named in this request\n",
+                    NULL);
+        return;
+    }
+
+    mcc_target t;
+    memset(&t, 0, sizeof(t));
+    if (front_rule(f->core, a.host, a.port, a.path, &t.rule) != MCC_OK) {
+        front_reply(f, req, 403, "Forbidden", "this host is not cacheable here\n", a.host);
+        mcc_addr_fini(&a);
+        return;
+    }
+    if (mcc_cache_key(t.rule.ns, a.path, a.query, t.key, NULL, 0) != MCC_OK) {
+        front_reply(f, req, 503, "Service Unavailable", "out of memory\n", a.host);
+        mcc_addr_fini(&a);
+        return;
+    }
+    size_t plen = strlen(a.path) + (a.query != NULL ? strlen(a.query) + 1 : 0) + 1;
+    char *path = malloc(plen);
+    if (path == NULL) {
+        front_reply(f, req, 503, "Service Unavailable", "out of memory\n", a.host);
+        mcc_addr_fini(&a);
+        return;
+    }
+    snprintf(path, plen, "%s%s%s", a.path, a.query != NULL ? "?" : "",
+             a.query != NULL ? a.query : "");
+    t.origin_host = a.host;
+    t.origin_port = t.rule.port != 0 ? t.rule.port : (a.port != 0 ? a.port : 80);
+    t.path = path;
+    t.log_path = path;
+    t.via = evhttp_find_header(evhttp_request_get_input_headers(req), "Via");
+    mcc_cache_serve(f->cache, req, &t);
+    free(path);
+    mcc_addr_fini(&a);
+}
+
+struct mcc_front *mcc_front_new(mcc_core *core, mcc_err *err)
+{
+    const mcc_settings *set = &core->settings;
+    struct mcc_front *f = calloc(1, sizeof(*f));
+    if (f == NULL) {
+        mcc_err_set(err, "out of memory");
+        return NULL;
+    }
+    f->core = core;
+    f->cache = mcc_cache_new(core, err);
+    if (f->cache == NULL)
+        goto fail;
+    f->http = evhttp_new(core->base);
+    if (f->http == NULL) {
+        mcc_err_set(err, "cannot create the content listener");
+        goto fail;
+    }
+    evhttp_set_allowed_methods(f->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                            EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+    evhttp_set_max_headers_size(f->http, (ev_ssize_t)set->max_header_bytes);
+    evhttp_set_max_body_size(f->http, 1 << 20);
+    evhttp_set_timeout(f->http, (int)((set->client_timeout_ms + 999) / 1000));
+    evhttp_set_default_content_type(f->http, "application/octet-stream");
+    evhttp_set_gencb(f->http, front_request, f);
+    if (mcc_listen_bind(f->http, set->listen_content, "content", f->address, sizeof(f->address),
+                        err) != MCC_OK)
+        goto fail;
+    core->cache = f->cache;
+    return f;
+fail:
+    mcc_front_free(f);
+    return NULL;
+}
+
+const char *mcc_front_address(const struct mcc_front *f)
+{
+    return f != NULL ? f->address : "off";
+}
+
+void mcc_front_free(struct mcc_front *f)
+{
+    if (f == NULL)
+        return;
+    /* closing the connections releases every serve before the transfers go */
+    if (f->http != NULL)
+        evhttp_free(f->http);
+    if (f->core->cache == f->cache)
+        f->core->cache = NULL;
+    mcc_cache_free(f->cache);
+    free(f);
+}

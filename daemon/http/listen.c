@@ -1,0 +1,72 @@
+/* Binding an evhttp server to a configured address, and reporting what was bound. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/http.h>
+
+#include "http/listen.h"
+
+int mcc_listen_split(const char *addr, char *host, size_t hostlen, unsigned *port)
+{
+    const char *colon = strrchr(addr, ':');
+    if (colon == NULL)
+        return MCC_ERROR;
+    const char *h = addr;
+    size_t n = (size_t)(colon - addr);
+    if (h[0] == '[') {
+        if (n < 2 || h[n - 1] != ']')
+            return MCC_ERROR;
+        h++;
+        n -= 2;
+    }
+    if (n == 0 || n >= hostlen)
+        return MCC_ERROR;
+    memcpy(host, h, n);
+    host[n] = '\0';
+    char *end;
+    errno = 0;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (colon[1] == '\0' || *end != '\0' || errno != 0 || p > 65535)
+        return MCC_ERROR;
+    *port = (unsigned)p;
+    return MCC_OK;
+}
+
+int mcc_listen_bind(struct evhttp *http, const char *addr, const char *what, char *bound,
+                    size_t boundlen, mcc_err *err)
+{
+    char host[128];
+    unsigned port;
+    if (addr == NULL || mcc_listen_split(addr, host, sizeof(host), &port) != MCC_OK)
+        return mcc_err_set(err, "%s listener: \"%s\" is not addr:port", what,
+                           addr != NULL ? addr : "");
+    struct evhttp_bound_socket *sock = evhttp_bind_socket_with_handle(http, host, (ev_uint16_t)port);
+    if (sock == NULL)
+        return mcc_err_set(err, "%s listener: cannot bind %s: %s", what, addr, strerror(errno));
+    if (bound == NULL)
+        return MCC_OK;
+
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char text[INET6_ADDRSTRLEN] = "?";
+    unsigned real = port;
+    memset(&ss, 0, sizeof(ss));
+    if (getsockname(evhttp_bound_socket_get_fd(sock), (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &in->sin_addr, text, sizeof(text));
+            real = ntohs(in->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof(text));
+            real = ntohs(in6->sin6_port);
+        }
+    }
+    snprintf(bound, boundlen, ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", text, real);
+    return MCC_OK;
+}

@@ -1,0 +1,155 @@
+/* The disk storage backend's private types and the functions its files share. Each object is a
+ * sparse .data file plus a .meta file (header, the daemon's blob, one record per slice). */
+#ifndef MCC_DISK_H
+#define MCC_DISK_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <mcc/mcc.h>
+#include <uthash.h>
+#include <xxhash.h>
+
+#define DISK_MAX_DRIVES 64
+#define DISK_MIN_DRIVE_SIZE (1024u * 1024u)
+#define DISK_HEX_LEN (MCC_KEY_LEN * 2)
+#define DISK_PATH_MAX 4096
+#define DISK_SCRATCH_LEN (64u * 1024u)
+#define DISK_META_MAX (16u * 1024u * 1024u) /* a sanity bound on the daemon's blob */
+
+/* On-disk format (all integers little-endian), see format.c */
+#define DISK_MAGIC "MCCOBJ1" /* 8 bytes with its NUL */
+#define DISK_FORMAT_VERSION 1u
+#define DISK_HEADER_LEN 88u
+#define DISK_RECORD_LEN 16u
+
+/* per-slice flags kept in memory */
+#define DISK_SLICE_PRESENT 0x1u  /* committed: its record is on disk */
+#define DISK_SLICE_VERIFIED 0x2u /* bytes known to match the checksum in this process */
+
+typedef struct disk_drive {
+    char *path;    /* absolute directory */
+    uint64_t size; /* configured capacity in bytes */
+    uint64_t used; /* sum of reserved lengths of indexed objects */
+    uint64_t objects;
+    uint64_t seed; /* rendezvous hash seed, from the path */
+    mcc_evict_set *evict;
+} disk_drive;
+
+/* The decoded fixed header of a .meta file. */
+typedef struct disk_header {
+    uint8_t key[MCC_KEY_LEN];
+    uint64_t length;
+    uint64_t nslices;
+    uint64_t meta_len;
+    uint64_t meta_sum; /* XXH3-64 of the blob */
+    uint32_t slice_size;
+} disk_header;
+
+/* A slice being written: its running checksum and the next offset expected. */
+typedef struct disk_write {
+    uint64_t idx;
+    uint64_t next; /* absolute offset in the object */
+    XXH3_state_t *xxh;
+    UT_hash_handle hh;
+} disk_write;
+
+struct disk_state;
+
+/* One stored object. Referenced by the index (while linked) and by each open handle; freed when
+ * neither holds it. Files are opened while a handle exists. */
+typedef struct disk_obj {
+    uint8_t key[MCC_KEY_LEN];
+    uint64_t id; /* the eviction policy's name for it */
+    struct disk_state *st;
+    disk_drive *drive;
+    uint64_t length;
+    uint64_t nslices;
+    uint32_t slice_size;
+    int64_t mtime; /* start-up scan only: orders the policy's initial recency */
+
+    unsigned handles;
+    int linked; /* in the index; its file names belong to it */
+    int loaded; /* blob and slice table read from disk (or created here) */
+    int data_fd;
+    int meta_fd;
+    uint64_t rec_base; /* offset of slice record 0 in the file meta_fd refers to */
+
+    void *meta;
+    size_t meta_len;
+    uint64_t *sums; /* per slice checksum, valid when present */
+    uint8_t *flags; /* DISK_SLICE_* per slice */
+    uint64_t present;
+    disk_write *writes;
+
+    UT_hash_handle hh;    /* by key */
+    UT_hash_handle hh_id; /* by id */
+} disk_obj;
+
+struct mcc_object {
+    disk_obj *o;
+};
+
+typedef struct disk_state {
+    const mcc_host *host;
+    mcc_instance *self;
+    char *eviction;
+    int fsync;
+    uint64_t max_object;
+    disk_drive drives[DISK_MAX_DRIVES];
+    unsigned ndrives;
+
+    const mcc_policy_ops *policy;
+    void *policy_state;
+    int started;
+
+    disk_obj *by_key;
+    disk_obj *by_id;
+    uint64_t next_id;
+    mcc_metric *checksum_failures;
+    uint8_t *scratch; /* DISK_SCRATCH_LEN bytes for checksumming slices */
+} disk_state;
+
+/* format.c: file names and the .meta layout */
+void disk_key_hex(const uint8_t key[MCC_KEY_LEN], char hex[DISK_HEX_LEN + 1]);
+int disk_hex_key(const char *hex, uint8_t key[MCC_KEY_LEN]);
+int disk_path(char *buf, size_t size, const disk_drive *d, const uint8_t key[MCC_KEY_LEN],
+              const char *suffix);
+void disk_record_encode(uint8_t rec[DISK_RECORD_LEN], uint64_t idx, uint64_t sum);
+int disk_record_decode(const uint8_t rec[DISK_RECORD_LEN], uint64_t idx, uint64_t *sum);
+int disk_header_decode(const uint8_t buf[DISK_HEADER_LEN], disk_header *h);
+int disk_meta_write(disk_obj *o, mcc_err *err);
+int disk_meta_load(disk_obj *o, mcc_err *err);
+int disk_sync_dir(const char *file_path);
+int disk_pread_full(int fd, void *buf, size_t len, uint64_t off);
+int disk_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+int disk_mkdirs(const char *path, mcc_err *err);
+
+/* index.c: the start-up scan of the drives */
+int disk_index_scan(disk_state *st, mcc_err *err);
+
+/* object.c: one object's slices, through its handles */
+disk_obj *disk_obj_new(disk_state *st, const uint8_t key[MCC_KEY_LEN], disk_drive *d);
+int disk_obj_alloc_slices(disk_obj *o);
+void disk_obj_unload(disk_obj *o);
+void disk_obj_free(disk_obj *o);
+int disk_obj_info(mcc_object *h, mcc_object_info *info);
+int disk_obj_set_meta(mcc_object *h, const void *meta, size_t meta_len);
+int disk_obj_has_slice(mcc_object *h, uint64_t idx);
+int disk_obj_write(mcc_object *h, uint64_t off, const void *buf, size_t len);
+int disk_obj_commit(mcc_object *h, uint64_t idx);
+int disk_obj_read(mcc_object *h, uint64_t off, void *buf, size_t len);
+int disk_obj_read_fd(mcc_object *h, uint64_t off, int *fd, uint64_t *fd_off);
+int disk_obj_verify(mcc_object *h, uint64_t idx);
+
+/* disk.c: the index, placement and eviction */
+void disk_index_add(disk_state *st, disk_obj *o);
+void disk_index_unlink(disk_state *st, disk_obj *o, int remove_files);
+int disk_open(void *state, const uint8_t key[MCC_KEY_LEN], mcc_object **obj);
+int disk_create(void *state, const uint8_t key[MCC_KEY_LEN], uint64_t length, uint32_t slice_size,
+                const void *meta, size_t meta_len, mcc_object **obj);
+int disk_remove(void *state, const uint8_t key[MCC_KEY_LEN]);
+void disk_usage(void *state, uint64_t *used, uint64_t *capacity, uint64_t *objects);
+void disk_handle_close(mcc_object *h);
+
+#endif
