@@ -10,6 +10,10 @@ packages=(
     libxxhash-dev uthash-dev
     # integration tests: a second origin, clients, port and process tools
     nginx-light curl ca-certificates python3 procps iproute2
+    # apt end to end (a local repository), an outbound proxy, promtool, a real browser
+    dpkg-dev apt-utils tinyproxy prometheus chromium
+    # fuzzing, sanitizers, leak checks, load generation
+    clang libclang-rt-14-dev valgrind wrk
 )
 
 missing_packages() {
