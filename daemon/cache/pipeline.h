@@ -56,6 +56,8 @@ struct mcc_entry {
     uint64_t nslices;
     mcc_meta meta;
 
+    char up_status[256]; /* Cache-Status of the last upstream response: caches above us */
+
     mcc_transfer *transfers; /* in flight for this object, unordered */
     mcc_serve *serves;       /* every serve of this object */
 };

@@ -298,8 +298,12 @@ static int serve_start(mcc_serve *s)
     serve_header(s, "Accept-Ranges", "bytes");
     serve_header(s, "ETag", e->meta.etag);
     serve_header(s, "Last-Modified", e->meta.last_modified);
-    char cs[192];
-    snprintf(cs, sizeof(cs), "%s; %s", node, cs_text);
+    /* caches above us answered a miss: their entries come first (RFC 9211 section 2) */
+    char cs[512];
+    if (have != need && e->up_status[0] != '\0')
+        snprintf(cs, sizeof(cs), "%.300s, %s; %s", e->up_status, node, cs_text);
+    else
+        snprintf(cs, sizeof(cs), "%s; %s", node, cs_text);
     serve_header(s, "Cache-Status", cs);
 
     s->started = 1;

@@ -125,7 +125,16 @@ static int transfer_launch(mcc_transfer *t)
     t->state = MCC_XFER_HEADERS;
     t->skip = 0;
     t->started_us = (uint64_t)mcc_now_us();
-    t->fetch = mcc_fetch_start(t->entry->cache->core->fetcher, &t->plan, "GET", first, last, NULL,
+    /* Via names every cache the request passed, so a parent can refuse a loop (RFC 9110 7.6.3) */
+    mcc_entry *e = t->entry;
+    const char *node = e->cache->core->settings.node_name;
+    char via[1024];
+    if (e->via != NULL && strlen(e->via) + strlen(node) + 16 < sizeof(via))
+        snprintf(via, sizeof(via), "Via: %s, 1.1 %s", e->via, node);
+    else
+        snprintf(via, sizeof(via), "Via: 1.1 %s", node);
+    const char *extra[] = {via, NULL};
+    t->fetch = mcc_fetch_start(e->cache->core->fetcher, &t->plan, "GET", first, last, extra,
                                &transfer_cbs, t);
     return t->fetch != NULL ? MCC_OK : MCC_ERROR;
 }
@@ -264,6 +273,7 @@ static int transfer_on_headers(void *arg, mcc_fetch *f, int status)
     mcc_transfer *t = arg;
     mcc_entry *e = t->entry;
 
+    transfer_copy(e->up_status, sizeof(e->up_status), mcc_fetch_header(f, "Cache-Status"));
     uint64_t up_ms = mcc_fetch_header_ms(f);
     for (mcc_serve *s = e->serves; s != NULL; s = s->next)
         if (!s->started || s->waiting_on == t)

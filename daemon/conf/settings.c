@@ -1,6 +1,9 @@
 /* The daemon's own sections of the merged configuration, read through the same typed getters as
  * plugins use, validated and copied into an mcc_settings. */
+#include <ctype.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conf/conf.h"
 
@@ -56,10 +59,18 @@ static int settings_node(const mcc_conf *root, mcc_settings *out, mcc_err *err)
     const mcc_conf *sec;
     if (settings_child(root, "node", 'o', &sec, err) != MCC_OK)
         return MCC_ERROR;
-    if (settings_str(sec, "name", "mcc", out->node_name, sizeof(out->node_name), err) != MCC_OK)
+    if (settings_str(sec, "name", "", out->node_name, sizeof(out->node_name), err) != MCC_OK)
         return MCC_ERROR;
-    if (out->node_name[0] == '\0')
-        return mcc_conf_expect(sec, "name", "a non-empty string", err);
+    /* The name marks this node in Via and Cache-Status, where a loop is recognised by it: an
+     * unset name takes the host name, so that nodes of a chain differ without configuration. */
+    if (out->node_name[0] == '\0' &&
+        (gethostname(out->node_name, sizeof(out->node_name) - 1) != 0 ||
+         out->node_name[0] == '\0'))
+        snprintf(out->node_name, sizeof(out->node_name), "mcc");
+    for (const char *p = out->node_name; *p != '\0'; p++)
+        if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' && *p != '_')
+            return mcc_conf_expect(sec, "name", "a name of letters, digits, '.', '-' and '_'",
+                                   err);
     static const char *const ids[] = {"customer_id", "cache_node_id", "customer_key"};
     char *dst[] = {out->customer_id, out->cache_node_id, out->customer_key};
     for (size_t i = 0; i < 3; i++) {

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
 
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -41,6 +43,53 @@ static int front_cacheable(void *arg, const char *host, unsigned port)
     struct mcc_front *f = arg;
     mcc_host_rule rule;
     return front_rule(f->core, host, port, "/", &rule) == MCC_OK;
+}
+
+/* Joins every Via header of REQ into BUF ("" when none); 0 when they do not fit. */
+static int front_via(struct evhttp_request *req, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    struct evkeyval *h;
+    TAILQ_FOREACH(h, evhttp_request_get_input_headers(req), next)
+    {
+        if (strcasecmp(h->key, "Via") != 0)
+            continue;
+        size_t len = strlen(h->value);
+        if (n + len + 3 > cap)
+            return 0;
+        if (n > 0) {
+            memcpy(buf + n, ", ", 2);
+            n += 2;
+        }
+        memcpy(buf + n, h->value, len + 1);
+        n += len;
+    }
+    return 1;
+}
+
+/* 1 when NODE already appears as a received-by name in the Via chain: the request went around
+ * a cycle of caches. Elements look like "1.1 name", "HTTP/1.1 name:80 (comment)". */
+static int front_via_has(const char *via, const char *node)
+{
+    size_t nlen = strlen(node);
+    const char *p = via;
+    while (*p != '\0') {
+        while (*p == ' ' || *p == ',' || *p == '\t')
+            p++;
+        while (*p != '\0' && *p != ' ' && *p != ',') /* protocol */
+            p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        const char *name = p;
+        while (*p != '\0' && *p != ' ' && *p != ',' && *p != ':')
+            p++;
+        if ((size_t)(p - name) == nlen && strncasecmp(name, node, nlen) == 0)
+            return 1;
+        while (*p != '\0' && *p != ',') /* port, comment */
+            p++;
+    }
+    return 0;
 }
 
 /* Answers REQ here with a short text body; counted and logged like any request. */
@@ -125,8 +174,20 @@ static void front_request(struct evhttp_request *req, void *arg)
     t.origin_port = t.rule.port != 0 ? t.rule.port : (a.port != 0 ? a.port : 80);
     t.path = path;
     t.log_path = path;
-    t.via = evhttp_find_header(evhttp_request_get_input_headers(req), "Via");
+    char via[2048];
+    if (!front_via(req, via, sizeof(via))) {
+        front_reply(f, req, 400, "Bad Request", "Via chain too long\n", a.host);
+        goto done;
+    }
+    if (via[0] != '\0' && front_via_has(via, f->core->settings.node_name)) {
+        mcc_log(MCC_LOG_WARN, "loop: %s%s came back through this node (Via: %s)", a.host, path,
+                via);
+        front_reply(f, req, 508, "Loop Detected", "request loop between caches\n", a.host);
+        goto done;
+    }
+    t.via = via[0] != '\0' ? via : NULL;
     mcc_cache_serve(f->cache, req, &t);
+done:
     free(path);
     mcc_addr_fini(&a);
 }
