@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cache/pipeline.h"
+#include "core/instance.h"
 #include "core/metrics.h"
 
 struct mcc_cache *mcc_cache_new(mcc_core *core, mcc_err *err)
@@ -20,6 +21,23 @@ struct mcc_cache *mcc_cache_new(mcc_core *core, mcc_err *err)
     c->st = core->storage.ops;
     c->st_state = core->storage.state;
     c->slice_size = (uint32_t)core->settings.slice_size;
+    const char *fname = core->settings.freshness_policy;
+    if (fname[0] != '\0') {
+        mcc_instance *inst = mcc_core_instance_find(core, fname);
+        mcc_plugin_ref ref;
+        memset(&ref, 0, sizeof(ref));
+        if (inst != NULL)
+            mcc_instance_ref(inst, &ref);
+        const mcc_policy_ops *ops = ref.ops;
+        if (ref.desc == NULL || ref.desc->kind != MCC_KIND_POLICY || ops == NULL ||
+            ops->type != MCC_POLICY_FRESHNESS || ops->freshness == NULL) {
+            mcc_err_set(err, "cache.freshness: \"%s\" is not a freshness policy instance", fname);
+            free(c);
+            return NULL;
+        }
+        c->freshness_ops = ops;
+        c->freshness_state = ref.state;
+    }
     if (core->metrics != NULL) {
         c->m_upstream_bytes =
             mcc_metrics_get(core->metrics, MCC_METRIC_COUNTER, "mcc_upstream_received_bytes_total",

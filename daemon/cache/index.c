@@ -35,6 +35,32 @@ static int index_load(mcc_entry *e, mcc_object *obj)
     return MCC_OK;
 }
 
+static mcc_entry *index_alloc(struct mcc_cache *c, const uint8_t *key, const char *host,
+                              unsigned port, const char *path, const char *via,
+                              const mcc_host_rule *rule)
+{
+    mcc_entry *e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        return NULL;
+    memcpy(e->key, key, MCC_KEY_LEN);
+    e->cache = c;
+    e->refs = 1;
+    e->state = MCC_ENTRY_NEW;
+    e->origin_host = index_strdup(host);
+    e->origin_port = port;
+    e->path = index_strdup(path);
+    e->via = index_strdup(via);
+    e->rule = *rule;
+    if (e->origin_host == NULL || e->path == NULL) {
+        free(e->origin_host);
+        free(e->path);
+        free(e->via);
+        free(e);
+        return NULL;
+    }
+    return e;
+}
+
 mcc_entry *mcc_entry_get(struct mcc_cache *c, const mcc_target *t)
 {
     mcc_entry *e = NULL;
@@ -43,25 +69,9 @@ mcc_entry *mcc_entry_get(struct mcc_cache *c, const mcc_target *t)
         e->refs++;
         return e;
     }
-    e = calloc(1, sizeof(*e));
+    e = index_alloc(c, t->key, t->origin_host, t->origin_port, t->path, t->via, &t->rule);
     if (e == NULL)
         return NULL;
-    memcpy(e->key, t->key, MCC_KEY_LEN);
-    e->cache = c;
-    e->refs = 1;
-    e->state = MCC_ENTRY_NEW;
-    e->origin_host = index_strdup(t->origin_host);
-    e->origin_port = t->origin_port;
-    e->path = index_strdup(t->path);
-    e->via = index_strdup(t->via);
-    e->rule = t->rule;
-    if (e->origin_host == NULL || e->path == NULL) {
-        free(e->origin_host);
-        free(e->path);
-        free(e->via);
-        free(e);
-        return NULL;
-    }
 
     mcc_object *obj = NULL;
     int rc = c->st->open(c->st_state, e->key, &obj);
@@ -119,6 +129,76 @@ void mcc_entry_doom(mcc_entry *e)
         mcc_transfer_cancel(e->transfers);
     mcc_serve_entry_changed(e);
     mcc_entry_unref(e);
+}
+
+mcc_entry *mcc_entry_supersede(mcc_entry *e, mcc_transfer *t)
+{
+    struct mcc_cache *c = e->cache;
+    mcc_entry *n = index_alloc(c, e->key, e->origin_host, e->origin_port, e->path, e->via,
+                               &e->rule);
+    if (n == NULL)
+        return NULL;
+    mcc_entry_ref(e);
+    /* the transfer changes hands before the old entry's transfers are cancelled */
+    for (mcc_transfer **p = &e->transfers; *p != NULL; p = &(*p)->next) {
+        if (*p == t) {
+            *p = t->next;
+            break;
+        }
+    }
+    if (e->validating == t)
+        e->validating = NULL;
+    t->next = NULL;
+    t->entry = n;
+    n->transfers = t;
+    n->state = MCC_ENTRY_PROBING;
+    mcc_entry_ref(n); /* the transfer's reference */
+    mcc_entry_unref(e);
+
+    if (e->in_index) {
+        c->st->remove(c->st_state, e->key);
+        HASH_DELETE(hh, c->index, e);
+        e->in_index = 0;
+    }
+    HASH_ADD(hh, c->index, key, MCC_KEY_LEN, n);
+    n->in_index = 1;
+    c->counts.entries++;
+
+    /* serves that sent nothing yet follow the new version */
+    mcc_serve *keep = NULL, *next;
+    for (mcc_serve *s = e->serves; s != NULL; s = next) {
+        next = s->next;
+        if (s->started) {
+            s->next = keep;
+            keep = s;
+            continue;
+        }
+        s->waiting_on = NULL;
+        s->entry = n;
+        s->next = n->serves;
+        n->serves = s;
+        mcc_entry_ref(n);
+        mcc_entry_unref(e); /* never the last: held above */
+    }
+    e->serves = keep;
+    e->state = MCC_ENTRY_DOOMED;
+    while (e->transfers != NULL)
+        mcc_transfer_cancel(e->transfers);
+    mcc_serve_entry_changed(e);
+    mcc_entry_unref(e);
+    mcc_entry_unref(n); /* the creation reference: serves and the transfer hold it now */
+    return n;
+}
+
+void mcc_entry_save_meta(mcc_entry *e)
+{
+    char *blob = NULL;
+    size_t blen = 0;
+    if (e->obj == NULL || mcc_meta_encode(&e->meta, &blob, &blen) != MCC_OK)
+        return;
+    if (e->cache->st->set_meta(e->obj, blob, blen) != MCC_OK)
+        mcc_log(MCC_LOG_WARN, "cannot save refreshed headers of %s%s", e->origin_host, e->path);
+    free(blob);
 }
 
 int mcc_entry_ready(mcc_entry *e, uint64_t length, const mcc_meta *meta)

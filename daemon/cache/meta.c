@@ -19,6 +19,12 @@ static void meta_copy(char *dst, size_t cap, const cJSON *item)
     }
 }
 
+static int64_t meta_int(const cJSON *o, const char *name)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsNumber(it) ? (int64_t)it->valuedouble : 0;
+}
+
 int mcc_meta_encode(const mcc_meta *meta, char **out, size_t *len)
 {
     cJSON *o = cJSON_CreateObject();
@@ -29,7 +35,16 @@ int mcc_meta_encode(const mcc_meta *meta, char **out, size_t *len)
              cJSON_AddStringToObject(o, "last_modified", meta->last_modified) &&
              cJSON_AddStringToObject(o, "content_type", meta->content_type) &&
              cJSON_AddNumberToObject(o, "stored_at", (double)meta->stored_at) &&
-             cJSON_AddStringToObject(o, "url", meta->url);
+             cJSON_AddStringToObject(o, "url", meta->url) &&
+             cJSON_AddStringToObject(o, "cache_control", meta->cache_control) &&
+             cJSON_AddStringToObject(o, "expires", meta->expires) &&
+             cJSON_AddStringToObject(o, "content_encoding", meta->content_encoding) &&
+             cJSON_AddStringToObject(o, "vary", meta->vary) &&
+             cJSON_AddStringToObject(o, "vary_values", meta->vary_values) &&
+             cJSON_AddNumberToObject(o, "date", (double)meta->date) &&
+             cJSON_AddNumberToObject(o, "age_value", (double)meta->age_value) &&
+             cJSON_AddNumberToObject(o, "request_time", (double)meta->request_time) &&
+             cJSON_AddNumberToObject(o, "response_time", (double)meta->response_time);
     char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
     if (text == NULL)
@@ -59,6 +74,20 @@ int mcc_meta_decode(const void *blob, size_t len, mcc_meta *meta)
     it = cJSON_GetObjectItemCaseSensitive(o, "stored_at");
     meta->stored_at = cJSON_IsNumber(it) ? (int64_t)it->valuedouble : 0;
     meta_copy(meta->url, sizeof(meta->url), cJSON_GetObjectItemCaseSensitive(o, "url"));
+    meta_copy(meta->cache_control, sizeof(meta->cache_control),
+              cJSON_GetObjectItemCaseSensitive(o, "cache_control"));
+    meta_copy(meta->expires, sizeof(meta->expires), cJSON_GetObjectItemCaseSensitive(o, "expires"));
+    meta_copy(meta->content_encoding, sizeof(meta->content_encoding),
+              cJSON_GetObjectItemCaseSensitive(o, "content_encoding"));
+    meta_copy(meta->vary, sizeof(meta->vary), cJSON_GetObjectItemCaseSensitive(o, "vary"));
+    meta_copy(meta->vary_values, sizeof(meta->vary_values),
+              cJSON_GetObjectItemCaseSensitive(o, "vary_values"));
+    meta->date = meta_int(o, "date");
+    meta->age_value = meta_int(o, "age_value");
+    meta->request_time = meta_int(o, "request_time");
+    meta->response_time = meta_int(o, "response_time");
+    if (meta->response_time == 0)
+        meta->response_time = meta->request_time = meta->stored_at;
     cJSON_Delete(o);
     return MCC_OK;
 }

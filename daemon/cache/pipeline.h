@@ -7,6 +7,7 @@
 #include <uthash.h>
 
 #include "cache/cache.h"
+#include "cache/fresh.h"
 #include "cache/meta.h"
 #include "fetch/fetch.h"
 
@@ -22,6 +23,8 @@ struct mcc_cache {
     mcc_entry *index;    /* objects in use, by key (uthash) */
     mcc_cache_counts counts;
     mcc_metric *m_coalesced, *m_transfers, *m_upstream_bytes, *m_upstream_errors;
+    const mcc_policy_ops *freshness_ops; /* the freshness policy, if one is configured */
+    void *freshness_state;
 };
 
 enum mcc_entry_state {
@@ -57,12 +60,20 @@ struct mcc_entry {
     mcc_meta meta;
 
     char up_status[256]; /* Cache-Status of the last upstream response: caches above us */
+    int nostore;               /* responses for this key are relayed, not stored */
+    mcc_transfer *validating;  /* the revalidation in flight, joined by every stale request */
 
     mcc_transfer *transfers; /* in flight for this object, unordered */
     mcc_serve *serves;       /* every serve of this object */
 };
 
 enum mcc_transfer_state { MCC_XFER_HEADERS, MCC_XFER_BODY, MCC_XFER_ENDED };
+
+enum mcc_validate_mode {
+    MCC_VALIDATE_NONE = 0,
+    MCC_VALIDATE_COND = 1,   /* conditional GET with the stored validators */
+    MCC_VALIDATE_RELOAD = 2  /* unconditional GET: whatever comes replaces the stored object */
+};
 
 /* One upstream transfer filling [start, end) of an entry, slice-aligned. */
 struct mcc_transfer {
@@ -77,7 +88,9 @@ struct mcc_transfer {
     uint64_t skip;       /* body bytes to drop first (an origin that answered a range with 200) */
     int ranged;          /* a Range header was sent */
     int probe;           /* establishes the entry's length and validators */
+    int validate;        /* MCC_VALIDATE_*: a revalidation of the stored object */
     int state;
+    int64_t request_time; /* unix seconds the request was sent (RFC 9111 age) */
     uint64_t started_us;
 };
 
@@ -108,9 +121,23 @@ struct mcc_serve {
     uint64_t hit, miss;   /* bytes written out, from storage and from a transfer */
     char cache_status[16];
     uint64_t t0_us, upstream_ms;
+
+    /* what the request says about caching (RFC 9111 5.2.1) and its validators */
+    mcc_cc req_cc;
+    char *if_none_match, *if_modified_since, *if_range;
+    int validated;    /* the stored object may be used for this request without more checks */
+    int revalidated;  /* ... because the origin just confirmed it (304) */
+    int stale_status; /* ... because the origin failed with this status: served stale */
+    int freshness;    /* mcc_freshness of the target */
+
+    /* relaying without storing (pass.c) */
+    struct mcc_pass *pass;
+    int method;       /* evhttp_cmd_type */
 };
 
 int64_t mcc_now_us(void);
+/* The request line's name of an evhttp_cmd_type. */
+const char *mcc_method_name(int cmd);
 
 /* index.c */
 mcc_entry *mcc_entry_get(struct mcc_cache *c, const mcc_target *t);
@@ -124,11 +151,25 @@ int mcc_entry_ready(mcc_entry *e, uint64_t length, const mcc_meta *meta);
 mcc_transfer *mcc_entry_transfer_at(mcc_entry *e, uint64_t off);
 int mcc_entry_has_slice(mcc_entry *e, uint64_t idx);
 
+/* Replaces E in the index by a new entry for the next version of its object, PROBING with T
+ * (a transfer of E) as its probe; serves of E that sent nothing yet move along. E is doomed:
+ * its started serves finish from what E has stored. Returns the new entry. */
+mcc_entry *mcc_entry_supersede(mcc_entry *e, mcc_transfer *t);
+/* Writes the entry's metadata to storage (after a 304 refreshed it). */
+void mcc_entry_save_meta(mcc_entry *e);
+
 /* transfer.c: starts a transfer of [start, end) (end UINT64_MAX: to the object's end; probe:
- * establish the entry). NULL when no upstream would plan it. */
+ * establish the entry; validate: a mcc_validate_mode). NULL when no upstream would plan it. */
 mcc_transfer *mcc_transfer_start(mcc_entry *e, uint64_t start, uint64_t end, int probe,
-                                 int *fail_status);
+                                 int validate, int *fail_status);
 void mcc_transfer_cancel(mcc_transfer *t);
+/* Asks the configured upstreams in order for a plan of RQ (ATTEMPT counts failures; AVOID is a
+ * plan label not to use again). The daemon's timeouts and proxy fill what the plan leaves. */
+const mcc_plugin_ref *mcc_upstream_plan(struct mcc_cache *c, const mcc_fetch_request *rq,
+                                        unsigned attempt, const char *avoid,
+                                        mcc_fetch_plan *plan);
+/* Fills META's HTTP caching fields from the response headers of F. */
+void mcc_transfer_read_meta(mcc_fetch *f, mcc_meta *meta, int64_t request_time);
 
 /* serve.c */
 void mcc_serve_pump(mcc_serve *s);
@@ -136,5 +177,24 @@ void mcc_serve_pump(mcc_serve *s);
 void mcc_serve_wake(mcc_entry *e, mcc_transfer *t, int failed);
 /* The entry changed state (probe answered, failed, or doomed): every serve re-plans. */
 void mcc_serve_entry_changed(mcc_entry *e);
+/* The revalidation T ended: OK (the stored object is current again), or failed with STATUS
+ * (serves that may use a stale object do, the others fail). */
+void mcc_serve_validation_done(mcc_entry *e, mcc_transfer *t, int ok, int status);
+/* Helpers pass.c shares with serve.c. */
+void mcc_serve_fail(mcc_serve *s, int status);
+void mcc_serve_abort(mcc_serve *s);
+void mcc_serve_finish(mcc_serve *s);
+/* The values of the request headers VARY names, as "name: value\n" lines, into OUT. */
+void mcc_serve_vary_values(mcc_serve *s, const char *vary, char *out, size_t cap);
+/* The connection drained what S wrote: account it and go on (evhttp's write callback). */
+void mcc_serve_written_cb(struct evhttp_connection *evcon, void *arg);
+/* Detaches S from its entry (pass mode needs none). */
+void mcc_serve_detach(mcc_serve *s);
+
+/* pass.c: relays the request of S upstream and the answer back, storing nothing. */
+void mcc_pass_start(mcc_serve *s, const char *why);
+/* The client drained what was written: account it and go on reading upstream. */
+void mcc_pass_written(mcc_serve *s);
+void mcc_pass_free(struct mcc_pass *p);
 
 #endif

@@ -1,10 +1,15 @@
-/* Serving one client request: plan the range as slices, send what is stored with sendfile, join
- * or start transfers for what is missing, and feed the client as bytes land. */
+/* Serving one client request: decide whether the stored object may be used (RFC 9111), plan the
+ * range as slices, send what is stored with sendfile, join or start transfers for what is
+ * missing, and feed the client as bytes land. */
+#define _GNU_SOURCE /* strcasestr */
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -26,6 +31,22 @@
 
 static void serve_closed(struct evhttp_connection *evcon, void *arg);
 
+const char *mcc_method_name(int cmd)
+{
+    switch (cmd) {
+    case EVHTTP_REQ_GET: return "GET";
+    case EVHTTP_REQ_HEAD: return "HEAD";
+    case EVHTTP_REQ_POST: return "POST";
+    case EVHTTP_REQ_PUT: return "PUT";
+    case EVHTTP_REQ_DELETE: return "DELETE";
+    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+    case EVHTTP_REQ_TRACE: return "TRACE";
+    case EVHTTP_REQ_CONNECT: return "CONNECT";
+    case EVHTTP_REQ_PATCH: return "PATCH";
+    default: return "GET";
+    }
+}
+
 static char *serve_strdup(const char *s)
 {
     return s != NULL ? strdup(s) : NULL;
@@ -38,7 +59,7 @@ static void serve_link(mcc_serve *s, mcc_entry *e)
     e->serves = s;
 }
 
-static void serve_unlink(mcc_serve *s)
+void mcc_serve_detach(mcc_serve *s)
 {
     mcc_entry *e = s->entry;
     if (e == NULL)
@@ -51,6 +72,7 @@ static void serve_unlink(mcc_serve *s)
     }
     s->entry = NULL;
     s->next = NULL;
+    s->waiting_on = NULL;
     mcc_entry_unref(e);
 }
 
@@ -62,7 +84,7 @@ static void serve_release(mcc_serve *s)
     mcc_request_record rec = {
         .time_us = (int64_t)s->t0_us,
         .client = s->client,
-        .method = s->head ? "HEAD" : "GET",
+        .method = mcc_method_name(s->method),
         .origin_host = s->origin_host != NULL ? s->origin_host : "",
         .path = s->log_path != NULL ? s->log_path : "",
         .status = s->status,
@@ -74,7 +96,9 @@ static void serve_release(mcc_serve *s)
         .duration_ms = (uint64_t)(now - (int64_t)s->t0_us) / 1000,
     };
     mcc_request_done(c->core, &rec);
-    serve_unlink(s);
+    mcc_serve_detach(s);
+    if (s->pass != NULL)
+        mcc_pass_free(s->pass);
     if (s->kick != NULL)
         event_free(s->kick);
     c->counts.serves--;
@@ -84,6 +108,9 @@ static void serve_release(mcc_serve *s)
     free(s->via);
     free(s->range);
     free(s->stored);
+    free(s->if_none_match);
+    free(s->if_modified_since);
+    free(s->if_range);
     free(s);
 }
 
@@ -93,8 +120,14 @@ static void serve_detach_connection(mcc_serve *s)
         evhttp_connection_set_closecb(s->evcon, NULL, NULL);
 }
 
+static void serve_header(mcc_serve *s, const char *name, const char *value)
+{
+    if (value != NULL && value[0] != '\0')
+        evhttp_add_header(evhttp_request_get_output_headers(s->req), name, value);
+}
+
 /* Answers with an error before any header went out. */
-static void serve_fail(mcc_serve *s, int status)
+void mcc_serve_fail(mcc_serve *s, int status)
 {
     const char *reason = "Bad Gateway", *body = "upstream unavailable\n";
     switch (status) {
@@ -111,13 +144,13 @@ static void serve_fail(mcc_serve *s, int status)
         break;
     }
     s->status = status;
-    snprintf(s->cache_status, sizeof(s->cache_status), "error");
-    struct evkeyvalq *out = evhttp_request_get_output_headers(s->req);
-    evhttp_add_header(out, "Content-Type", "text/plain");
+    if (s->cache_status[0] == '\0')
+        snprintf(s->cache_status, sizeof(s->cache_status), "error");
+    serve_header(s, "Content-Type", "text/plain");
     char cs[192];
     snprintf(cs, sizeof(cs), "%s; fwd=miss; detail=%d", s->cache->core->settings.node_name,
              status);
-    evhttp_add_header(out, "Cache-Status", cs);
+    serve_header(s, "Cache-Status", cs);
     struct evbuffer *b = evbuffer_new();
     if (b != NULL)
         evbuffer_add(b, body, strlen(body));
@@ -128,7 +161,7 @@ static void serve_fail(mcc_serve *s, int status)
     serve_release(s);
 }
 
-static void serve_finish(mcc_serve *s)
+void mcc_serve_finish(mcc_serve *s)
 {
     serve_detach_connection(s);
     evhttp_send_reply_end(s->req);
@@ -143,7 +176,7 @@ static void serve_kick(evutil_socket_t fd, short what, void *arg)
 }
 
 /* A started reply cannot be completed (its length is promised): close the connection. */
-static void serve_abort(mcc_serve *s)
+void mcc_serve_abort(mcc_serve *s)
 {
     if (s->aborting)
         return;
@@ -151,6 +184,10 @@ static void serve_abort(mcc_serve *s)
     s->waiting_on = NULL;
     mcc_log(MCC_LOG_WARN, "closing %s: %s%s stopped at byte %" PRIu64 " of %" PRIu64, s->client,
             s->origin_host, s->log_path, s->cursor, s->last + 1);
+    if (s->evcon == NULL) {
+        serve_release(s);
+        return;
+    }
     event_active(s->kick, EV_TIMEOUT, 0);
 }
 
@@ -169,9 +206,13 @@ static void serve_closed(struct evhttp_connection *evcon, void *arg)
 }
 
 /* Accounts the chunk that was written and goes on. */
-static void serve_written(struct evhttp_connection *evcon, void *arg)
+void mcc_serve_written_cb(struct evhttp_connection *evcon, void *arg)
 {
     mcc_serve *s = arg;
+    if (s->pass != NULL) {
+        mcc_pass_written(s);
+        return;
+    }
     uint64_t hit = s->pending_hit, miss = s->pending - s->pending_hit;
     s->hit += hit;
     s->miss += miss;
@@ -223,15 +264,192 @@ static int serve_send(mcc_serve *s, uint64_t off, uint64_t len, int from_storage
     s->pending = len;
     s->pending_hit = from_storage ? len : 0;
     s->cursor = off + len;
-    evhttp_send_reply_chunk_with_cb(s->req, b, serve_written, s);
+    evhttp_send_reply_chunk_with_cb(s->req, b, mcc_serve_written_cb, s);
     evbuffer_free(b);
     return MCC_OK;
 }
 
-static void serve_header(mcc_serve *s, const char *name, const char *value)
+/* --- Conditional requests (RFC 9110 13) ------------------------------------------------------ */
+
+/* Does the If-None-Match list LIST name ETAG? Weak comparison: W/ prefixes are ignored. */
+static int serve_etag_in(const char *list, const char *etag)
 {
-    if (value != NULL && value[0] != '\0')
-        evhttp_add_header(evhttp_request_get_output_headers(s->req), name, value);
+    if (etag == NULL || etag[0] == '\0')
+        return 0;
+    const char *want = strncmp(etag, "W/", 2) == 0 ? etag + 2 : etag;
+    size_t wlen = strlen(want);
+    const char *p = list;
+    while (*p != '\0') {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (*p == '*')
+            return 1;
+        if (strncmp(p, "W/", 2) == 0)
+            p += 2;
+        const char *tag = p;
+        if (*p == '"') {
+            p++;
+            while (*p != '\0' && *p != '"')
+                p++;
+            if (*p == '"')
+                p++;
+        }
+        if ((size_t)(p - tag) == wlen && strncmp(tag, want, wlen) == 0)
+            return 1;
+        while (*p != '\0' && *p != ',')
+            p++;
+    }
+    return 0;
+}
+
+/* 1 when the client's validators say it has the stored version (answer 304). */
+static int serve_not_modified(mcc_serve *s)
+{
+    const mcc_meta *m = &s->entry->meta;
+    if (s->if_none_match != NULL)
+        return serve_etag_in(s->if_none_match, m->etag);
+    if (s->if_modified_since != NULL) {
+        int64_t ims = mcc_http_date(s->if_modified_since);
+        int64_t lm = mcc_http_date(m->last_modified);
+        return ims > 0 && lm > 0 && lm <= ims;
+    }
+    return 0;
+}
+
+/* If-Range: the Range applies only when the validator is the stored version's (strong). */
+static int serve_if_range_holds(mcc_serve *s)
+{
+    const mcc_meta *m = &s->entry->meta;
+    const char *v = s->if_range;
+    if (v == NULL)
+        return 1;
+    if (v[0] == '"' || strncmp(v, "W/", 2) == 0)
+        return v[0] == '"' && m->etag[0] == '"' && strcmp(v, m->etag) == 0;
+    int64_t d = mcc_http_date(v);
+    return d > 0 && d == mcc_http_date(m->last_modified);
+}
+
+/* --- Freshness (RFC 9111 4) ------------------------------------------------------------------ */
+
+void mcc_serve_vary_values(mcc_serve *s, const char *vary, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    struct evkeyvalq *in = s->req != NULL ? evhttp_request_get_input_headers(s->req) : NULL;
+    const char *p = vary;
+    while (*p != '\0') {
+        while (*p == ' ' || *p == ',' || *p == '\t')
+            p++;
+        const char *name = p;
+        while (*p != '\0' && *p != ',' && *p != ' ' && *p != '\t')
+            p++;
+        size_t nlen = (size_t)(p - name);
+        if (nlen == 0 || nlen > 64)
+            continue;
+        char hname[65];
+        memcpy(hname, name, nlen);
+        hname[nlen] = '\0';
+        const char *v = in != NULL ? evhttp_find_header(in, hname) : NULL;
+        int w = snprintf(out + n, cap - n, "%s: %s\n", hname, v != NULL ? v : "");
+        if (w < 0 || (size_t)w >= cap - n)
+            return;
+        n += (size_t)w;
+    }
+}
+
+/* Whether the stored object may answer S now: MCC_VALIDATE_NONE, or how to ask the origin. */
+static int serve_freshness(mcc_serve *s)
+{
+    mcc_entry *e = s->entry;
+    const mcc_meta *m = &e->meta;
+    if (m->vary[0] != '\0') {
+        char values[sizeof(m->vary_values)];
+        mcc_serve_vary_values(s, m->vary, values, sizeof(values));
+        if (strcmp(values, m->vary_values) != 0)
+            return MCC_VALIDATE_RELOAD; /* another variant: fetch the one asked for */
+    }
+    int validators = m->etag[0] != '\0' || m->last_modified[0] != '\0';
+    int how = validators ? MCC_VALIDATE_COND : MCC_VALIDATE_RELOAD;
+    if (s->freshness == MCC_FRESH_IMMUTABLE)
+        return MCC_VALIDATE_NONE;
+    if (s->freshness == MCC_FRESH_REVALIDATE)
+        return how;
+
+    mcc_cc resp, *req = &s->req_cc;
+    mcc_cc_init(&resp);
+    mcc_cc_parse(m->cache_control[0] != '\0' ? m->cache_control : NULL, &resp);
+    int explicit_;
+    int64_t lifetime = mcc_fresh_lifetime(m, (int64_t)(s->cache->core->settings.heuristic_max_ms /
+                                                       1000),
+                                          &explicit_);
+    int64_t age = mcc_fresh_age(m, (int64_t)time(NULL));
+    if (resp.no_cache || req->no_cache)
+        return how;
+    if (req->max_age != MCC_CC_ABSENT && age > req->max_age)
+        return how;
+    int64_t left = lifetime - age;
+    if (req->min_fresh != MCC_CC_ABSENT && left < req->min_fresh)
+        return how;
+    if (left > 0)
+        return MCC_VALIDATE_NONE;
+    /* stale: a client may accept that, unless the origin forbade it (RFC 9111 4.2.4) */
+    if (!resp.must_revalidate && !resp.proxy_revalidate && resp.s_maxage == MCC_CC_ABSENT &&
+        req->max_stale != MCC_CC_ABSENT && -left <= req->max_stale)
+        return MCC_VALIDATE_NONE;
+    return how;
+}
+
+/* May S be answered from the stale stored object because the origin failed? */
+static int serve_stale_allowed(mcc_serve *s)
+{
+    mcc_entry *e = s->entry;
+    if (e->obj == NULL || e->state != MCC_ENTRY_READY)
+        return 0;
+    if (s->freshness == MCC_FRESH_IMMUTABLE)
+        return 1;
+    const mcc_meta *m = &e->meta;
+    mcc_cc resp;
+    mcc_cc_init(&resp);
+    mcc_cc_parse(m->cache_control[0] != '\0' ? m->cache_control : NULL, &resp);
+    if (resp.must_revalidate || resp.proxy_revalidate || resp.no_cache)
+        return 0;
+    uint64_t limit_ms = s->cache->core->settings.offline_stale_ms;
+    if (limit_ms == 0)
+        return 1;
+    int explicit_;
+    int64_t lifetime = mcc_fresh_lifetime(m, (int64_t)(s->cache->core->settings.heuristic_max_ms /
+                                                       1000),
+                                          &explicit_);
+    int64_t stale = mcc_fresh_age(m, (int64_t)time(NULL)) - lifetime;
+    return stale <= (int64_t)(limit_ms / 1000);
+}
+
+/* --- Responses -------------------------------------------------------------------------------- */
+
+/* The headers every answer from the stored object carries. */
+static void serve_object_headers(mcc_serve *s, const char *cs_text)
+{
+    mcc_entry *e = s->entry;
+    const char *node = s->cache->core->settings.node_name;
+    serve_header(s, "ETag", e->meta.etag);
+    serve_header(s, "Last-Modified", e->meta.last_modified);
+    serve_header(s, "Cache-Control", e->meta.cache_control);
+    serve_header(s, "Expires", e->meta.expires);
+    serve_header(s, "Vary", e->meta.vary);
+    char age[24];
+    snprintf(age, sizeof(age), "%" PRId64, mcc_fresh_age(&e->meta, (int64_t)time(NULL)));
+    serve_header(s, "Age", age);
+    /* caches above us answered a miss: their entries come first (RFC 9211 section 2) */
+    char cs[512];
+    if (strncmp(cs_text, "fwd=miss", 8) == 0 || strncmp(cs_text, "fwd=partial", 11) == 0) {
+        if (e->up_status[0] != '\0')
+            snprintf(cs, sizeof(cs), "%.300s, %s; %s", e->up_status, node, cs_text);
+        else
+            snprintf(cs, sizeof(cs), "%s; %s", node, cs_text);
+    } else {
+        snprintf(cs, sizeof(cs), "%s; %s", node, cs_text);
+    }
+    serve_header(s, "Cache-Status", cs);
 }
 
 /* Decides status and range from the stored object and sends the headers. Returns 1 when the
@@ -239,15 +457,33 @@ static void serve_header(mcc_serve *s, const char *name, const char *value)
 static int serve_start(mcc_serve *s)
 {
     mcc_entry *e = s->entry;
-    mcc_range r;
-    mcc_range_kind kind = mcc_range_parse(s->range, e->length, &r);
     char buf[MCC_RANGE_CONTENT_RANGE_MAX];
-    const char *node = s->cache->core->settings.node_name;
+    char cs_text[96];
 
+    if (s->stale_status != 0)
+        snprintf(cs_text, sizeof(cs_text), "fwd=stale; fwd-status=%d; detail=upstream-failed",
+                 s->stale_status);
+    else if (s->revalidated)
+        snprintf(cs_text, sizeof(cs_text), "fwd=stale; fwd-status=304");
+    else
+        cs_text[0] = '\0';
+
+    if ((s->method == EVHTTP_REQ_GET || s->method == EVHTTP_REQ_HEAD) && serve_not_modified(s)) {
+        snprintf(s->cache_status, sizeof(s->cache_status), "hit");
+        serve_object_headers(s, cs_text[0] != '\0' ? cs_text : "hit");
+        s->status = 304;
+        serve_detach_connection(s);
+        evhttp_send_reply(s->req, 304, "Not Modified", NULL);
+        serve_release(s);
+        return 1;
+    }
+
+    mcc_range r;
+    mcc_range_kind kind = mcc_range_parse(serve_if_range_holds(s) ? s->range : NULL, e->length, &r);
     if (kind == MCC_RANGE_UNSATISFIABLE) {
         mcc_range_content_range_unsatisfied(buf, sizeof(buf), e->length);
         serve_header(s, "Content-Range", buf);
-        serve_fail(s, 416);
+        mcc_serve_fail(s, 416);
         return 1;
     }
     s->status = kind == MCC_RANGE_SINGLE ? 206 : 200;
@@ -263,7 +499,7 @@ static int serve_start(mcc_serve *s)
         uint64_t first_idx = s->first / e->slice, last_idx = s->last / e->slice;
         s->stored = calloc((size_t)((last_idx - first_idx) / 8 + 1), 1);
         if (s->stored == NULL) {
-            serve_fail(s, 503);
+            mcc_serve_fail(s, 503);
             return 1;
         }
         for (uint64_t i = first_idx; i <= last_idx; i++) {
@@ -274,20 +510,17 @@ static int serve_start(mcc_serve *s)
             }
         }
     }
-    const char *cs_text;
-    if (have == need) {
-        snprintf(s->cache_status, sizeof(s->cache_status), "hit");
-        cs_text = "hit";
-    } else if (have == 0) {
-        snprintf(s->cache_status, sizeof(s->cache_status), "miss");
-        cs_text = "fwd=miss; stored";
-    } else {
-        snprintf(s->cache_status, sizeof(s->cache_status), "partial");
-        cs_text = "fwd=partial; stored";
-    }
+    const char *short_status = have == need ? "hit" : have == 0 ? "miss" : "partial";
+    snprintf(s->cache_status, sizeof(s->cache_status), "%s",
+             s->stale_status != 0 ? "stale" : s->revalidated && have == need ? "revalidated"
+                                                                          : short_status);
+    if (cs_text[0] == '\0')
+        snprintf(cs_text, sizeof(cs_text), "%s",
+                 have == need ? "hit" : have == 0 ? "fwd=miss; stored" : "fwd=partial; stored");
 
     serve_header(s, "Content-Type", e->meta.content_type[0] != '\0' ? e->meta.content_type
                                                                     : "application/octet-stream");
+    serve_header(s, "Content-Encoding", e->meta.content_encoding);
     char num[32];
     snprintf(num, sizeof(num), "%" PRIu64, count);
     serve_header(s, "Content-Length", num);
@@ -296,20 +529,12 @@ static int serve_start(mcc_serve *s)
         serve_header(s, "Content-Range", buf);
     }
     serve_header(s, "Accept-Ranges", "bytes");
-    serve_header(s, "ETag", e->meta.etag);
-    serve_header(s, "Last-Modified", e->meta.last_modified);
-    /* caches above us answered a miss: their entries come first (RFC 9211 section 2) */
-    char cs[512];
-    if (have != need && e->up_status[0] != '\0')
-        snprintf(cs, sizeof(cs), "%.300s, %s; %s", e->up_status, node, cs_text);
-    else
-        snprintf(cs, sizeof(cs), "%s; %s", node, cs_text);
-    serve_header(s, "Cache-Status", cs);
+    serve_object_headers(s, cs_text);
 
     s->started = 1;
     evhttp_send_reply_start(s->req, s->status, s->status == 206 ? "Partial Content" : "OK");
     if (s->head || count == 0) {
-        serve_finish(s);
+        mcc_serve_finish(s);
         return 1;
     }
     return 0;
@@ -326,7 +551,7 @@ static void serve_probe_extent(mcc_serve *s, uint32_t slice, uint64_t *start, ui
         *end = slice; /* the first slice tells length and validators, and is kept */
         return;
     }
-    if (mcc_range_parse(s->range, huge, &r) != MCC_RANGE_SINGLE)
+    if (s->if_range != NULL || mcc_range_parse(s->range, huge, &r) != MCC_RANGE_SINGLE)
         return;
     if (r.last >= huge - 1 && r.first > huge / 2) {
         *end = slice; /* a suffix range: learn the length first */
@@ -356,33 +581,65 @@ static mcc_transfer *serve_start_transfer(mcc_serve *s, int *fail_status)
     uint64_t end = j * e->slice;
     if (end > e->length)
         end = e->length;
-    return mcc_transfer_start(e, idx * e->slice, end, 0, fail_status);
+    return mcc_transfer_start(e, idx * e->slice, end, 0, MCC_VALIDATE_NONE, fail_status);
 }
 
-/* The serve is on a doomed entry: start over on the current version, unless bytes went out. */
+/* The serve's entry was superseded or dropped before it sent anything: start over on the
+ * current version. */
 static void serve_restart(mcc_serve *s)
 {
-    if (s->started) {
-        serve_abort(s);
-        return;
-    }
     if (++s->failures > SERVE_MAX_FAILURES) {
-        serve_fail(s, 502);
+        mcc_serve_fail(s, 502);
         return;
     }
-    serve_unlink(s);
+    mcc_serve_detach(s);
     mcc_entry *e = mcc_entry_get(s->cache, &s->target);
     if (e == NULL) {
-        serve_fail(s, 503);
+        mcc_serve_fail(s, 503);
         return;
     }
     serve_link(s, e);
     mcc_serve_pump(s);
 }
 
+/* Before the first byte: is the stored object usable, or must the origin be asked? Returns 1
+ * when S has to wait. */
+static int serve_check(mcc_serve *s)
+{
+    mcc_entry *e = s->entry;
+    if (s->validated)
+        return 0;
+    int how = serve_freshness(s);
+    if (how == MCC_VALIDATE_NONE) {
+        s->validated = 1;
+        return 0;
+    }
+    if (e->validating != NULL) {
+        if (!s->coalesced) {
+            s->coalesced = 1;
+            s->cache->counts.coalesced++;
+        }
+        s->waiting_on = e->validating;
+        return 1;
+    }
+    int fail_status = 502;
+    mcc_transfer *t = mcc_transfer_start(e, 0, UINT64_MAX, 0, how, &fail_status);
+    if (t == NULL) {
+        if (serve_stale_allowed(s)) {
+            s->validated = 1;
+            s->stale_status = fail_status;
+            return 0;
+        }
+        mcc_serve_fail(s, fail_status);
+        return 1;
+    }
+    s->waiting_on = t;
+    return 1;
+}
+
 void mcc_serve_pump(mcc_serve *s)
 {
-    if (s->aborting || s->sending)
+    if (s->aborting || s->sending || s->pass != NULL)
         return;
     mcc_entry *e = s->entry;
     int fail_status = 502;
@@ -391,9 +648,11 @@ void mcc_serve_pump(mcc_serve *s)
         uint64_t start, end;
         serve_probe_extent(s, s->cache->slice_size, &start, &end);
         e->state = MCC_ENTRY_PROBING;
-        if (mcc_transfer_start(e, start, end, 1, &fail_status) == NULL) {
+        /* what the probe brings is current: no revalidation for the requests waiting on it */
+        s->validated = 1;
+        if (mcc_transfer_start(e, start, end, 1, MCC_VALIDATE_NONE, &fail_status) == NULL) {
             e->state = MCC_ENTRY_NEW;
-            serve_fail(s, fail_status);
+            mcc_serve_fail(s, fail_status);
         }
         return;
     }
@@ -403,18 +662,29 @@ void mcc_serve_pump(mcc_serve *s)
             s->coalesced = 1;
             s->cache->counts.coalesced++;
         }
+        s->validated = 1;
         return;
     case MCC_ENTRY_FAILED:
-        serve_fail(s, e->fail_status);
+        mcc_serve_fail(s, e->fail_status);
         return;
     case MCC_ENTRY_DOOMED:
-        serve_restart(s);
-        return;
+        if (!s->started) {
+            serve_restart(s);
+            return;
+        }
+        break; /* finish from what this version has stored, or close */
     default:
         break;
     }
-    if (!s->started && serve_start(s))
-        return;
+    if (!s->started) {
+        if (e->nostore) {
+            mcc_serve_detach(s);
+            mcc_pass_start(s, "fwd=miss");
+            return;
+        }
+        if (serve_check(s) || serve_start(s))
+            return;
+    }
 
     while (s->cursor <= s->last) {
         uint64_t idx = s->cursor / e->slice;
@@ -428,14 +698,18 @@ void mcc_serve_pump(mcc_serve *s)
             if (end > s->last + 1)
                 end = s->last + 1;
             if (serve_send(s, s->cursor, end - s->cursor, hit) != MCC_OK)
-                serve_abort(s);
+                mcc_serve_abort(s);
+            return;
+        }
+        if (e->state == MCC_ENTRY_DOOMED) {
+            mcc_serve_abort(s); /* the rest of this version is nowhere any more */
             return;
         }
         mcc_transfer *t = mcc_entry_transfer_at(e, s->cursor);
         if (t != NULL && s->cursor < t->pos) {
             uint64_t end = t->pos < s->last + 1 ? t->pos : s->last + 1;
             if (serve_send(s, s->cursor, end - s->cursor, 0) != MCC_OK)
-                serve_abort(s);
+                mcc_serve_abort(s);
             return;
         }
         if (t != NULL && t->state == MCC_XFER_BODY &&
@@ -454,13 +728,13 @@ void mcc_serve_pump(mcc_serve *s)
         }
         if (s->failures > SERVE_MAX_FAILURES ||
             (t = serve_start_transfer(s, &fail_status)) == NULL) {
-            serve_abort(s);
+            mcc_serve_abort(s);
             return;
         }
         s->waiting_on = t;
         return;
     }
-    serve_finish(s);
+    mcc_serve_finish(s);
 }
 
 void mcc_serve_wake(mcc_entry *e, mcc_transfer *t, int failed)
@@ -491,6 +765,31 @@ void mcc_serve_entry_changed(mcc_entry *e)
     mcc_entry_unref(e);
 }
 
+void mcc_serve_validation_done(mcc_entry *e, mcc_transfer *t, int ok, int status)
+{
+    mcc_entry_ref(e);
+    mcc_serve *next;
+    for (mcc_serve *s = e->serves; s != NULL; s = next) {
+        next = s->next;
+        if (s->waiting_on != t)
+            continue;
+        s->waiting_on = NULL;
+        if (ok) {
+            s->validated = 1;
+            s->revalidated = 1;
+        } else if (serve_stale_allowed(s)) {
+            /* the gateway is cut off: what it has is better than an error (offline serving) */
+            s->validated = 1;
+            s->stale_status = status;
+        } else {
+            mcc_serve_fail(s, status != 0 ? status : 502);
+            continue;
+        }
+        mcc_serve_pump(s);
+    }
+    mcc_entry_unref(e);
+}
+
 static void serve_client(mcc_serve *s)
 {
     char *addr = NULL;
@@ -498,6 +797,41 @@ static void serve_client(mcc_serve *s)
     if (s->evcon != NULL)
         evhttp_connection_get_peer(s->evcon, &addr, &port);
     snprintf(s->client, sizeof(s->client), "%s", addr != NULL ? addr : "-");
+}
+
+/* The request's caching directives (RFC 9111 5.2.1, Pragma only without Cache-Control). */
+static void serve_read_request(mcc_serve *s)
+{
+    struct evkeyvalq *in = evhttp_request_get_input_headers(s->req);
+    mcc_cc_init(&s->req_cc);
+    struct evkeyval *h;
+    int pragma_no_cache = 0;
+    TAILQ_FOREACH(h, in, next)
+    {
+        if (strcasecmp(h->key, "Cache-Control") == 0)
+            mcc_cc_parse(h->value, &s->req_cc);
+        else if (strcasecmp(h->key, "Pragma") == 0 && strcasestr(h->value, "no-cache") != NULL)
+            pragma_no_cache = 1;
+    }
+    if (!s->req_cc.present && pragma_no_cache)
+        s->req_cc.no_cache = 1;
+    s->range = serve_strdup(mcc_addr_header_last(in, "Range"));
+    s->if_none_match = serve_strdup(evhttp_find_header(in, "If-None-Match"));
+    s->if_modified_since = serve_strdup(evhttp_find_header(in, "If-Modified-Since"));
+    s->if_range = serve_strdup(evhttp_find_header(in, "If-Range"));
+}
+
+/* The freshness class of the target: the host rule's, refined by a freshness policy. */
+static int serve_class(struct mcc_cache *c, const mcc_target *t)
+{
+    int cls = t->rule.freshness;
+    if (c->freshness_ops != NULL) {
+        int r = c->freshness_ops->freshness(c->freshness_state, t->rule.ns, t->origin_host,
+                                            t->path, cls);
+        if (r == MCC_FRESH_STANDARD || r == MCC_FRESH_IMMUTABLE || r == MCC_FRESH_REVALIDATE)
+            cls = r;
+    }
+    return cls;
 }
 
 void mcc_cache_serve(struct mcc_cache *c, struct evhttp_request *req, const mcc_target *target)
@@ -511,7 +845,8 @@ void mcc_cache_serve(struct mcc_cache *c, struct evhttp_request *req, const mcc_
     s->req = req;
     s->evcon = evhttp_request_get_connection(req);
     s->t0_us = (uint64_t)mcc_now_us();
-    s->head = evhttp_request_get_command(req) == EVHTTP_REQ_HEAD;
+    s->method = (int)evhttp_request_get_command(req);
+    s->head = s->method == EVHTTP_REQ_HEAD;
     s->target = *target;
     s->path = serve_strdup(target->path);
     s->log_path = serve_strdup(target->log_path != NULL ? target->log_path : target->path);
@@ -521,21 +856,33 @@ void mcc_cache_serve(struct mcc_cache *c, struct evhttp_request *req, const mcc_
     s->target.log_path = s->log_path;
     s->target.origin_host = s->origin_host;
     s->target.via = s->via;
-    s->range = serve_strdup(mcc_addr_header_last(evhttp_request_get_input_headers(req), "Range"));
+    serve_read_request(s);
+    s->freshness = serve_class(c, target);
     s->kick = evtimer_new(c->core->base, serve_kick, s);
     serve_client(s);
     c->counts.serves++;
     if (s->kick == NULL || s->path == NULL || s->origin_host == NULL) {
-        serve_fail(s, 503);
+        mcc_serve_fail(s, 503);
+        return;
+    }
+    if (s->evcon != NULL)
+        evhttp_connection_set_closecb(s->evcon, serve_closed, s);
+
+    /* what the cache must not answer from storage goes to the origin as it is */
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    if (s->method != EVHTTP_REQ_GET && s->method != EVHTTP_REQ_HEAD) {
+        mcc_pass_start(s, "fwd=method");
+        return;
+    }
+    if (evhttp_find_header(in, "Authorization") != NULL || s->req_cc.no_store) {
+        mcc_pass_start(s, "fwd=request");
         return;
     }
     mcc_entry *e = mcc_entry_get(c, &s->target);
     if (e == NULL) {
-        serve_fail(s, 503);
+        mcc_serve_fail(s, 503);
         return;
     }
     serve_link(s, e);
-    if (s->evcon != NULL)
-        evhttp_connection_set_closecb(s->evcon, serve_closed, s);
     mcc_serve_pump(s);
 }

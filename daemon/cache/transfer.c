@@ -74,11 +74,39 @@ static void transfer_copy(char *dst, size_t cap, const char *src)
 
 /* Asks the upstreams in configured order; a retry (ATTEMPT > 0) must get another upstream than
  * AVOID, else there is nothing better to try. */
+const mcc_plugin_ref *mcc_upstream_plan(struct mcc_cache *c, const mcc_fetch_request *rq,
+                                        unsigned attempt, const char *avoid,
+                                        mcc_fetch_plan *plan)
+{
+    mcc_core *core = c->core;
+    const mcc_settings *set = &core->settings;
+    for (unsigned i = 0; i < core->nupstreams; i++) {
+        const mcc_plugin_ref *up = &core->upstreams[i];
+        const mcc_upstream_ops *ops = up->ops;
+        memset(plan, 0, sizeof(*plan));
+        plan->connect_timeout_ms = (uint32_t)set->connect_timeout_ms;
+        plan->low_speed_time_ms = (uint32_t)set->low_speed_time_ms;
+        plan->low_speed_limit = (uint32_t)set->low_speed_limit;
+        plan->max_redirects = (int)set->max_redirects;
+        if (ops->plan(up->state, rq, attempt, plan) != MCC_OK)
+            continue;
+        if (plan->label[0] == '\0')
+            transfer_copy(plan->label, sizeof(plan->label), up->name);
+        /* a retry must go elsewhere, else there is nothing better to try */
+        if (avoid != NULL && strcmp(plan->label, avoid) == 0)
+            continue;
+        if (plan->proxy[0] == '\0' && set->proxy[0] != '\0') {
+            memcpy(plan->proxy, "http://", 7);
+            transfer_copy(plan->proxy + 7, sizeof(plan->proxy) - 7, set->proxy);
+        }
+        return up;
+    }
+    return NULL;
+}
+
 static const mcc_plugin_ref *transfer_plan(mcc_transfer *t, unsigned attempt, const char *avoid)
 {
     mcc_entry *e = t->entry;
-    mcc_core *core = e->cache->core;
-    const mcc_settings *set = &core->settings;
     mcc_fetch_request rq = {
         .method = "GET",
         .origin_host = e->origin_host,
@@ -89,33 +117,12 @@ static const mcc_plugin_ref *transfer_plan(mcc_transfer *t, unsigned attempt, co
         .connect_to = e->rule.connect_to[0] != '\0' ? e->rule.connect_to : NULL,
         .via = e->via,
     };
-    for (unsigned i = 0; i < core->nupstreams; i++) {
-        const mcc_plugin_ref *up = &core->upstreams[i];
-        const mcc_upstream_ops *ops = up->ops;
-        mcc_fetch_plan plan;
-        memset(&plan, 0, sizeof(plan));
-        plan.connect_timeout_ms = (uint32_t)set->connect_timeout_ms;
-        plan.low_speed_time_ms = (uint32_t)set->low_speed_time_ms;
-        plan.low_speed_limit = (uint32_t)set->low_speed_limit;
-        plan.max_redirects = (int)set->max_redirects;
-        if (ops->plan(up->state, &rq, attempt, &plan) != MCC_OK)
-            continue;
-        if (plan.label[0] == '\0')
-            snprintf(plan.label, sizeof(plan.label), "%s", up->name);
-        if (avoid != NULL && strcmp(plan.label, avoid) == 0)
-            continue;
-        if (plan.proxy[0] == '\0' && set->proxy[0] != '\0') {
-            memcpy(plan.proxy, "http://", 7);
-            transfer_copy(plan.proxy + 7, sizeof(plan.proxy) - 7, set->proxy);
-        }
-        t->plan = plan;
-        return up;
-    }
-    return NULL;
+    return mcc_upstream_plan(e->cache, &rq, attempt, avoid, &t->plan);
 }
 
 static int transfer_launch(mcc_transfer *t)
 {
+    mcc_entry *e = t->entry;
     uint64_t first = MCC_RANGE_NONE, last = MCC_RANGE_NONE;
     t->ranged = !(t->start == 0 && t->end == UINT64_MAX);
     if (t->ranged) {
@@ -125,22 +132,38 @@ static int transfer_launch(mcc_transfer *t)
     t->state = MCC_XFER_HEADERS;
     t->skip = 0;
     t->started_us = (uint64_t)mcc_now_us();
-    /* Via names every cache the request passed, so a parent can refuse a loop (RFC 9110 7.6.3) */
-    mcc_entry *e = t->entry;
+    t->request_time = (int64_t)time(NULL);
+
+    /* Via names every cache the request passed, so a parent can refuse a loop (RFC 9110
+     * 7.6.3) */
     const char *node = e->cache->core->settings.node_name;
-    char via[1024];
+    char via[1024], inm[300], ims[96];
+    const char *extra[4];
+    unsigned n = 0;
     if (e->via != NULL && strlen(e->via) + strlen(node) + 16 < sizeof(via))
         snprintf(via, sizeof(via), "Via: %s, 1.1 %s", e->via, node);
     else
         snprintf(via, sizeof(via), "Via: 1.1 %s", node);
-    const char *extra[] = {via, NULL};
+    extra[n++] = via;
+    if (t->validate == MCC_VALIDATE_COND) {
+        /* both validators: an origin that ignores one still answers the other (RFC 9111 4.3.1) */
+        if (e->meta.etag[0] != '\0') {
+            snprintf(inm, sizeof(inm), "If-None-Match: %s", e->meta.etag);
+            extra[n++] = inm;
+        }
+        if (e->meta.last_modified[0] != '\0') {
+            snprintf(ims, sizeof(ims), "If-Modified-Since: %s", e->meta.last_modified);
+            extra[n++] = ims;
+        }
+    }
+    extra[n] = NULL;
     t->fetch = mcc_fetch_start(e->cache->core->fetcher, &t->plan, "GET", first, last, extra,
                                &transfer_cbs, t);
     return t->fetch != NULL ? MCC_OK : MCC_ERROR;
 }
 
 mcc_transfer *mcc_transfer_start(mcc_entry *e, uint64_t start, uint64_t end, int probe,
-                                 int *fail_status)
+                                 int validate, int *fail_status)
 {
     mcc_transfer *t = calloc(1, sizeof(*t));
     if (t == NULL) {
@@ -151,6 +174,7 @@ mcc_transfer *mcc_transfer_start(mcc_entry *e, uint64_t start, uint64_t end, int
     t->start = t->pos = start;
     t->end = end;
     t->probe = probe;
+    t->validate = validate;
     t->up = transfer_plan(t, 0, NULL);
     if (t->up == NULL) {
         mcc_log(MCC_LOG_WARN, "no upstream plans %s%s", e->origin_host, e->path);
@@ -168,15 +192,20 @@ mcc_transfer *mcc_transfer_start(mcc_entry *e, uint64_t start, uint64_t end, int
     }
     t->next = e->transfers;
     e->transfers = t;
+    if (validate != MCC_VALIDATE_NONE)
+        e->validating = t;
     e->cache->counts.transfers++;
-    mcc_log(MCC_LOG_DEBUG, "transfer %s bytes %" PRIu64 "-%s via %s", t->plan.url, start,
-            end == UINT64_MAX ? "" : "end", t->plan.label);
+    mcc_log(MCC_LOG_DEBUG, "transfer %s bytes %" PRIu64 "-%s via %s%s", t->plan.url, start,
+            end == UINT64_MAX ? "" : "end", t->plan.label,
+            validate == MCC_VALIDATE_COND ? " (revalidation)" : "");
     return t;
 }
 
 static void transfer_unlink(mcc_transfer *t)
 {
     mcc_entry *e = t->entry;
+    if (e->validating == t)
+        e->validating = NULL;
     for (mcc_transfer **p = &e->transfers; *p != NULL; p = &(*p)->next) {
         if (*p == t) {
             *p = t->next;
@@ -193,11 +222,12 @@ static void transfer_outcome(mcc_transfer *t, int outcome, int status)
         ops->outcome(t->up->state, &t->plan, outcome, status);
 }
 
-/* Ends T: unlinks it, stops the fetch, and wakes the serves that waited on it. A failed probe
- * fails its entry with STATUS. */
+/* Ends T: unlinks it, stops the fetch, and tells the serves that waited on it. A failed probe
+ * fails its entry with STATUS; a revalidation tells how it went. */
 static void transfer_end(mcc_transfer *t, int failed, int status)
 {
     mcc_entry *e = t->entry;
+    int validate = t->validate;
     t->state = MCC_XFER_ENDED;
     transfer_unlink(t);
     if (t->fetch != NULL) {
@@ -212,6 +242,8 @@ static void transfer_end(mcc_transfer *t, int failed, int status)
             e->in_index = 0;
         }
         mcc_serve_entry_changed(e);
+    } else if (validate != MCC_VALIDATE_NONE) {
+        mcc_serve_validation_done(e, t, !failed, status);
     } else {
         mcc_serve_wake(e, t, failed);
     }
@@ -233,6 +265,52 @@ static int transfer_status_for(int status)
     return 502;
 }
 
+/* Collects every value of one header name, joined by ", " (RFC 9110 5.3). */
+struct transfer_join {
+    const char *name;
+    char *dst;
+    size_t cap, n;
+};
+
+static void transfer_join_one(void *arg, const char *hname, const char *value)
+{
+    struct transfer_join *j = arg;
+    if (strcasecmp(hname, j->name) != 0)
+        return;
+    size_t len = strlen(value);
+    if (j->n + len + 3 > j->cap)
+        return;
+    if (j->n > 0) {
+        memcpy(j->dst + j->n, ", ", 2);
+        j->n += 2;
+    }
+    memcpy(j->dst + j->n, value, len + 1);
+    j->n += len;
+}
+
+static void transfer_join(mcc_fetch *f, const char *name, char *dst, size_t cap)
+{
+    struct transfer_join j = {name, dst, cap, 0};
+    dst[0] = '\0';
+    mcc_fetch_headers_visit(f, transfer_join_one, &j);
+}
+
+void mcc_transfer_read_meta(mcc_fetch *f, mcc_meta *meta, int64_t request_time)
+{
+    transfer_join(f, "Cache-Control", meta->cache_control, sizeof(meta->cache_control));
+    transfer_copy(meta->expires, sizeof(meta->expires), mcc_fetch_header(f, "Expires"));
+    transfer_copy(meta->content_encoding, sizeof(meta->content_encoding),
+                  mcc_fetch_header(f, "Content-Encoding"));
+    transfer_join(f, "Vary", meta->vary, sizeof(meta->vary));
+    int64_t d = mcc_http_date(mcc_fetch_header(f, "Date"));
+    meta->date = d > 0 ? d : 0;
+    const char *age = mcc_fetch_header(f, "Age");
+    uint64_t a = 0;
+    meta->age_value = transfer_parse_length(age, &a) == 0 && a < (1ull << 40) ? (int64_t)a : 0;
+    meta->request_time = request_time;
+    meta->response_time = (int64_t)time(NULL);
+}
+
 static void transfer_meta(mcc_transfer *t, mcc_fetch *f, mcc_meta *meta)
 {
     memset(meta, 0, sizeof(*meta));
@@ -244,6 +322,7 @@ static void transfer_meta(mcc_transfer *t, mcc_fetch *f, mcc_meta *meta)
                   mcc_fetch_header(f, "Content-Type"));
     meta->stored_at = (int64_t)time(NULL);
     transfer_copy(meta->url, sizeof(meta->url), t->plan.url);
+    mcc_transfer_read_meta(f, meta, t->request_time);
 }
 
 /* The length of the whole object from a 200 or 206, and where the body starts. */
@@ -268,6 +347,149 @@ static int transfer_extent(mcc_transfer *t, mcc_fetch *f, int status, uint64_t *
     return 0;
 }
 
+/* May this response be stored (RFC 9111 3)? A response nobody may reuse is relayed instead. */
+static int transfer_storable(const mcc_meta *meta)
+{
+    mcc_cc cc;
+    mcc_cc_init(&cc);
+    mcc_cc_parse(meta->cache_control[0] != '\0' ? meta->cache_control : NULL, &cc);
+    if (cc.no_store || cc.priv)
+        return 0;
+    if (strcmp(meta->vary, "*") == 0 || strstr(meta->vary, "*") != NULL)
+        return 0;
+    return 1;
+}
+
+/* A 304 (or a 200 proving the same version) refreshes the stored headers (RFC 9111 4.3.4):
+ * validators and content headers stay, caching headers and times are the new ones. */
+static void transfer_refresh(mcc_transfer *t, mcc_fetch *f)
+{
+    mcc_entry *e = t->entry;
+    mcc_meta m = e->meta;
+    mcc_transfer_read_meta(f, &m, t->request_time);
+    /* a 304 need not repeat these: keep what the stored response said */
+    if (m.content_encoding[0] == '\0')
+        memcpy(m.content_encoding, e->meta.content_encoding, sizeof(m.content_encoding));
+    if (m.vary[0] == '\0')
+        memcpy(m.vary, e->meta.vary, sizeof(m.vary));
+    memcpy(m.vary_values, e->meta.vary_values, sizeof(m.vary_values));
+    const char *etag = mcc_fetch_header(f, "ETag");
+    if (etag != NULL)
+        transfer_copy(m.etag, sizeof(m.etag), etag);
+    const char *lm = mcc_fetch_header(f, "Last-Modified");
+    if (lm != NULL)
+        transfer_copy(m.last_modified, sizeof(m.last_modified), lm);
+    if (mcc_fetch_header(f, "Cache-Control") == NULL)
+        memcpy(m.cache_control, e->meta.cache_control, sizeof(m.cache_control));
+    if (mcc_fetch_header(f, "Expires") == NULL)
+        memcpy(m.expires, e->meta.expires, sizeof(m.expires));
+    e->meta = m;
+    mcc_entry_save_meta(e);
+}
+
+/* Is the 200 that answered a revalidation the version we hold? */
+static int transfer_same_version(mcc_transfer *t, mcc_fetch *f)
+{
+    mcc_entry *e = t->entry;
+    const char *etag = mcc_fetch_header(f, "ETag");
+    uint64_t len = 0;
+    if (transfer_parse_length(mcc_fetch_header(f, "Content-Length"), &len) != 0 ||
+        len != e->length)
+        return 0;
+    if (e->meta.etag[0] != '\0' || etag != NULL)
+        return etag != NULL && e->meta.etag[0] != '\0' && strncmp(etag, "W/", 2) != 0 &&
+               strcmp(etag, e->meta.etag) == 0;
+    const char *lm = mcc_fetch_header(f, "Last-Modified");
+    return lm != NULL && e->meta.last_modified[0] != '\0' &&
+           strcmp(lm, e->meta.last_modified) == 0;
+}
+
+static int transfer_probe_headers(mcc_transfer *t, mcc_fetch *f, int status);
+
+/* The answer to a revalidation. */
+static int transfer_validate_headers(mcc_transfer *t, mcc_fetch *f, int status)
+{
+    mcc_entry *e = t->entry;
+    if (status == 304 || (status == 200 && t->validate == MCC_VALIDATE_COND &&
+                          transfer_same_version(t, f))) {
+        transfer_outcome(t, MCC_FETCH_DONE, status);
+        transfer_refresh(t, f);
+        transfer_end(t, 0, status);
+        return MCC_ERROR; /* nothing more to read */
+    }
+    if (status == 200) {
+        /* a new version: it becomes a new entry, the old one is dropped, never mixed */
+        mcc_log(MCC_LOG_INFO, "%s changed upstream: replacing the stored version", t->plan.url);
+        if (mcc_entry_supersede(e, t) == NULL) {
+            transfer_end(t, 1, 503);
+            return MCC_ERROR;
+        }
+        t->validate = MCC_VALIDATE_NONE;
+        t->probe = 1;
+        return transfer_probe_headers(t, f, status);
+    }
+    transfer_outcome(t, status >= 500 ? MCC_FETCH_SERVER_ERROR : MCC_FETCH_DONE, status);
+    if (status == 404 || status == 410) {
+        mcc_log(MCC_LOG_INFO, "%s is gone upstream (%d): dropped", t->plan.url, status);
+        t->validate = MCC_VALIDATE_NONE;
+        mcc_entry_doom(e);
+        return MCC_ERROR;
+    }
+    mcc_log(MCC_LOG_INFO, "revalidation of %s answered %d", t->plan.url, status);
+    transfer_end(t, 1, transfer_status_for(status));
+    return MCC_ERROR;
+}
+
+static int transfer_probe_headers(mcc_transfer *t, mcc_fetch *f, int status)
+{
+    mcc_entry *e = t->entry;
+    uint64_t length = 0;
+    if (transfer_extent(t, f, status, &length) != 0) {
+        mcc_log(MCC_LOG_WARN, "upstream %s: status %d without a usable length or range",
+                t->plan.url, status);
+        transfer_outcome(t, MCC_FETCH_BROKEN, status);
+        transfer_end(t, 1, 502);
+        return MCC_ERROR;
+    }
+    mcc_meta meta;
+    transfer_meta(t, f, &meta);
+    if (meta.vary[0] != '\0') {
+        /* the stored variant is the one the longest-waiting request asked for */
+        mcc_serve *leader = NULL;
+        for (mcc_serve *s = e->serves; s != NULL; s = s->next)
+            if (!s->started)
+                leader = s;
+        if (leader != NULL)
+            mcc_serve_vary_values(leader, meta.vary, meta.vary_values, sizeof(meta.vary_values));
+    }
+    transfer_outcome(t, MCC_FETCH_DONE, status);
+    int rc = transfer_storable(&meta) ? mcc_entry_ready(e, length, &meta) : MCC_DECLINED;
+    if (rc != MCC_OK) {
+        /* not to be stored (no-store, private, Vary: *), or no room: every request of this key
+         * is relayed on its own for as long as the entry lives */
+        mcc_log(MCC_LOG_INFO, "%s is relayed, not stored (%s)", t->plan.url,
+                rc == MCC_DECLINED ? "response forbids storing" : "storage refused it");
+        e->nostore = 1;
+        e->meta = meta;
+        e->length = length;
+        e->state = MCC_ENTRY_READY;
+        t->probe = 0;
+        transfer_end(t, 0, 0);
+        mcc_serve_entry_changed(e);
+        return MCC_ERROR;
+    }
+    if (t->end == UINT64_MAX || t->end > length)
+        t->end = length;
+    t->probe = 0;
+    t->state = status == 416 ? MCC_XFER_ENDED : MCC_XFER_BODY;
+    mcc_serve_entry_changed(e);
+    if (status == 416 || t->start >= t->end) {
+        transfer_end(t, 0, 0);
+        return MCC_ERROR;
+    }
+    return MCC_OK;
+}
+
 static int transfer_on_headers(void *arg, mcc_fetch *f, int status)
 {
     mcc_transfer *t = arg;
@@ -279,6 +501,9 @@ static int transfer_on_headers(void *arg, mcc_fetch *f, int status)
         if (!s->started || s->waiting_on == t)
             s->upstream_ms = up_ms;
 
+    if (t->validate != MCC_VALIDATE_NONE)
+        return transfer_validate_headers(t, f, status);
+
     if (status != 200 && status != 206 && !(status == 416 && t->probe)) {
         mcc_log(MCC_LOG_INFO, "upstream %s answered %d", t->plan.url, status);
         transfer_outcome(t, status >= 500 ? MCC_FETCH_SERVER_ERROR : MCC_FETCH_DONE, status);
@@ -289,6 +514,10 @@ static int transfer_on_headers(void *arg, mcc_fetch *f, int status)
         transfer_end(t, 1, transfer_status_for(status));
         return MCC_ERROR;
     }
+    if (t->probe && e->state == MCC_ENTRY_PROBING)
+        return transfer_probe_headers(t, f, status);
+
+    /* a transfer of an object already known: it must be the same version */
     uint64_t length = 0;
     if (transfer_extent(t, f, status, &length) != 0) {
         mcc_log(MCC_LOG_WARN, "upstream %s: status %d without a usable length or range",
@@ -297,37 +526,13 @@ static int transfer_on_headers(void *arg, mcc_fetch *f, int status)
         transfer_end(t, 1, 502);
         return MCC_ERROR;
     }
-    mcc_meta meta;
-    transfer_meta(t, f, &meta);
-
-    if (t->probe && e->state == MCC_ENTRY_PROBING) {
-        int rc = mcc_entry_ready(e, length, &meta);
-        if (rc != MCC_OK) {
-            transfer_end(t, 1, 503);
-            return MCC_ERROR;
-        }
-        if (t->end == UINT64_MAX || t->end > length)
-            t->end = length;
-        t->probe = 0;
-        transfer_outcome(t, MCC_FETCH_DONE, status);
-        t->state = status == 416 ? MCC_XFER_ENDED : MCC_XFER_BODY;
-        mcc_serve_entry_changed(e);
-        if (status == 416 || t->start >= t->end) {
-            transfer_end(t, 0, 0);
-            return MCC_ERROR;
-        }
-        return MCC_OK;
-    }
-
-    /* a transfer of an object already known: it must be the same version */
-    int changed = length != e->length ||
-                  (e->meta.etag[0] != '\0' && meta.etag[0] != '\0' &&
-                   strcmp(e->meta.etag, meta.etag) != 0) ||
-                  status == 416;
+    const char *etag = mcc_fetch_header(f, "ETag");
+    int changed = length != e->length || status == 416 ||
+                  (e->meta.etag[0] != '\0' && etag != NULL && strcmp(e->meta.etag, etag) != 0);
     if (changed) {
         mcc_log(MCC_LOG_INFO, "object at %s changed upstream (length %" PRIu64 " -> %" PRIu64
                 ", etag %s -> %s): dropped",
-                t->plan.url, e->length, length, e->meta.etag, meta.etag);
+                t->plan.url, e->length, length, e->meta.etag, etag != NULL ? etag : "none");
         transfer_outcome(t, MCC_FETCH_DONE, status);
         mcc_entry_doom(e);
         return MCC_ERROR;

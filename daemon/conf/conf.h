@@ -98,6 +98,10 @@ typedef struct mcc_settings {
     char access_log[1024]; /* "-" stderr, "" off, else a file path */
     uint64_t max_connections, max_header_bytes, client_timeout_ms;
     uint64_t slice_size;
+    uint64_t heuristic_max_ms;    /* cap of heuristic freshness (RFC 9111 4.2.2) */
+    uint64_t offline_stale_ms;    /* how stale a stored object may be served when the upstream
+                                   * fails; 0: no limit */
+    char freshness_policy[64];    /* policy instance refining freshness by path, "" none */
     char storage[64];                           /* instance name */
     char hosts[MCC_MAX_ORDER][64];              /* instance names in order */
     unsigned nhosts;

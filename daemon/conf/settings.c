@@ -228,6 +228,17 @@ static int settings_cache(const mcc_conf *root, mcc_settings *out, mcc_err *err)
     if (ss < 4 * KIB || ss > 256 * MIB || (ss & (ss - 1)) != 0)
         return mcc_conf_expect(sec, "slice_size", "a power of two from 4KiB to 256MiB", err);
     out->slice_size = ss;
+    if (mcc_conf_duration(sec, "heuristic_max", 86400000, &out->heuristic_max_ms, err) != MCC_OK)
+        return MCC_ERROR;
+    if (mcc_conf_duration(sec, "offline_max_stale", 86400000, &out->offline_stale_ms, err) !=
+        MCC_OK)
+        return MCC_ERROR;
+    if (settings_str(sec, "freshness", "", out->freshness_policy, sizeof(out->freshness_policy),
+                     err) != MCC_OK)
+        return MCC_ERROR;
+    if (out->freshness_policy[0] != '\0' &&
+        settings_ref(out, sec, "freshness", out->freshness_policy, err) != MCC_OK)
+        return MCC_ERROR;
     const char *storage;
     if (mcc_conf_str(sec, "storage", "disk", &storage, err) != MCC_OK)
         return MCC_ERROR;

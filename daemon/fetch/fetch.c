@@ -572,12 +572,21 @@ mcc_fetch *mcc_fetch_start(mcc_fetcher *fr, const mcc_fetch_plan *plan, const ch
                            uint64_t first, uint64_t last, const char *const *extra,
                            const mcc_fetch_cbs *cbs, void *arg)
 {
-    int head;
-    if (strcmp(method, "GET") == 0)
-        head = 0;
-    else if (strcmp(method, "HEAD") == 0)
-        head = 1;
-    else
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return NULL;
+    return mcc_fetch_start_body(fr, plan, method, first, last, extra, NULL, 0, cbs, arg);
+}
+
+mcc_fetch *mcc_fetch_start_body(mcc_fetcher *fr, const mcc_fetch_plan *plan, const char *method,
+                                uint64_t first, uint64_t last, const char *const *extra,
+                                const void *body, size_t body_len, const mcc_fetch_cbs *cbs,
+                                void *arg)
+{
+    int head = strcmp(method, "HEAD") == 0;
+    for (const char *m = method; *m != '\0'; m++)
+        if (*m < 'A' || *m > 'Z')
+            return NULL; /* a token of capitals: nothing else reaches a request line */
+    if (method[0] == '\0' || strlen(method) > 16)
         return NULL;
     assert(cbs != NULL && cbs->on_data != NULL && cbs->on_done != NULL);
 
@@ -652,8 +661,16 @@ mcc_fetch *mcc_fetch_start(mcc_fetcher *fr, const mcc_fetch_plan *plan, const ch
     FETCH_SET(CURLOPT_PATH_AS_IS, 1L);
     FETCH_SET(CURLOPT_USERAGENT, "mcc/" MCC_VERSION);
     FETCH_SET(CURLOPT_BUFFERSIZE, FETCH_BUFFER_SIZE);
-    if (head)
+    if (head) {
         FETCH_SET(CURLOPT_NOBODY, 1L);
+    } else if (body != NULL) {
+        FETCH_SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+        FETCH_SET(CURLOPT_COPYPOSTFIELDS, body);
+        if (strcmp(method, "POST") != 0)
+            FETCH_SET(CURLOPT_CUSTOMREQUEST, method);
+    } else if (strcmp(method, "GET") != 0) {
+        FETCH_SET(CURLOPT_CUSTOMREQUEST, method);
+    }
     FETCH_SET(CURLOPT_HEADERFUNCTION, fetch_header_cb);
     FETCH_SET(CURLOPT_HEADERDATA, (void *)f);
     FETCH_SET(CURLOPT_WRITEFUNCTION, fetch_write_cb);

@@ -43,6 +43,13 @@ mcc_fetch *mcc_fetch_start(mcc_fetcher *fr, const mcc_fetch_plan *plan, const ch
                            uint64_t first, uint64_t last, const char *const *extra,
                            const mcc_fetch_cbs *cbs, void *arg);
 /* Holds the transfer's body (as on_data returning MCC_AGAIN does) until mcc_fetch_resume. */
+/* The same for any METHOD (a token of capital letters, e.g. "POST", "DELETE"), with a request
+ * BODY of BODY_LEN bytes (copied; NULL for none). Used to forward requests the cache does not
+ * store. */
+mcc_fetch *mcc_fetch_start_body(mcc_fetcher *fr, const mcc_fetch_plan *plan, const char *method,
+                                uint64_t first, uint64_t last, const char *const *extra,
+                                const void *body, size_t body_len, const mcc_fetch_cbs *cbs,
+                                void *arg);
 void mcc_fetch_pause(mcc_fetch *f);
 /* Lets a paused transfer go on. Note: libcurl hands the bytes it held back to on_data (and
  * on_headers when it was paused before them) synchronously, from inside this call. Called from
