@@ -6,6 +6,57 @@
 #include "core/instance.h"
 #include "core/metrics.h"
 
+/* The freshness policy instance NAME ("" none), checked to be one. */
+static int cache_freshness(mcc_core *core, const char *name, const mcc_policy_ops **ops_out,
+                           void **state_out, mcc_err *err)
+{
+    *ops_out = NULL;
+    *state_out = NULL;
+    if (name[0] == '\0')
+        return MCC_OK;
+    mcc_instance *inst = mcc_core_instance_find(core, name);
+    mcc_plugin_ref ref;
+    memset(&ref, 0, sizeof(ref));
+    if (inst != NULL)
+        mcc_instance_ref(inst, &ref);
+    const mcc_policy_ops *ops = ref.ops;
+    if (ref.desc == NULL || ref.desc->kind != MCC_KIND_POLICY || ops == NULL ||
+        ops->type != MCC_POLICY_FRESHNESS || ops->freshness == NULL)
+        return mcc_err_set(err, "cache.freshness: \"%s\" is not a freshness policy instance",
+                           name);
+    *ops_out = ops;
+    *state_out = ref.state;
+    return MCC_OK;
+}
+
+int mcc_cache_check_freshness(mcc_core *core, struct mcc_instance **made, size_t n,
+                              const mcc_settings *new_, mcc_err *err)
+{
+    if (new_->freshness_policy[0] == '\0')
+        return MCC_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(made[i]->name, new_->freshness_policy) != 0)
+            continue;
+        const mcc_policy_ops *ops = made[i]->desc->ops;
+        if (made[i]->desc->kind == MCC_KIND_POLICY && ops != NULL &&
+            ops->type == MCC_POLICY_FRESHNESS && ops->freshness != NULL)
+            return MCC_OK;
+        return mcc_err_set(err, "cache.freshness: \"%s\" is not a freshness policy instance",
+                           new_->freshness_policy);
+    }
+    const mcc_policy_ops *ops;
+    void *state;
+    return cache_freshness(core, new_->freshness_policy, &ops, &state, err);
+}
+
+void mcc_cache_settings_changed(struct mcc_cache *c)
+{
+    mcc_err err = {{0}};
+    if (cache_freshness(c->core, c->core->settings.freshness_policy, &c->freshness_ops,
+                        &c->freshness_state, &err) != MCC_OK)
+        mcc_log(MCC_LOG_ERROR, "reload: %s", err.msg);
+}
+
 struct mcc_cache *mcc_cache_new(mcc_core *core, mcc_err *err)
 {
     if (core->storage.ops == NULL) {
@@ -21,22 +72,10 @@ struct mcc_cache *mcc_cache_new(mcc_core *core, mcc_err *err)
     c->st = core->storage.ops;
     c->st_state = core->storage.state;
     c->slice_size = (uint32_t)core->settings.slice_size;
-    const char *fname = core->settings.freshness_policy;
-    if (fname[0] != '\0') {
-        mcc_instance *inst = mcc_core_instance_find(core, fname);
-        mcc_plugin_ref ref;
-        memset(&ref, 0, sizeof(ref));
-        if (inst != NULL)
-            mcc_instance_ref(inst, &ref);
-        const mcc_policy_ops *ops = ref.ops;
-        if (ref.desc == NULL || ref.desc->kind != MCC_KIND_POLICY || ops == NULL ||
-            ops->type != MCC_POLICY_FRESHNESS || ops->freshness == NULL) {
-            mcc_err_set(err, "cache.freshness: \"%s\" is not a freshness policy instance", fname);
-            free(c);
-            return NULL;
-        }
-        c->freshness_ops = ops;
-        c->freshness_state = ref.state;
+    if (cache_freshness(core, core->settings.freshness_policy, &c->freshness_ops,
+                        &c->freshness_state, err) != MCC_OK) {
+        free(c);
+        return NULL;
     }
     if (core->metrics != NULL) {
         c->m_upstream_bytes =

@@ -29,6 +29,19 @@ void mcc_cache_free(struct mcc_cache *c);
  * copied. */
 void mcc_cache_serve(struct mcc_cache *c, struct evhttp_request *req, const mcc_target *target);
 
+/* Reload support: checks that the freshness policy NEW_ names is among the instances MADE (or
+ * already running) and of the right type; then, after the swap, re-reads settings and the
+ * freshness policy. */
+struct mcc_instance;
+int mcc_cache_check_freshness(mcc_core *core, struct mcc_instance **made, size_t n,
+                              const mcc_settings *new_, mcc_err *err);
+void mcc_cache_settings_changed(struct mcc_cache *c);
+
+/* Microseconds since the epoch. */
+int64_t mcc_now_us(void);
+/* The request line's name of an evhttp_cmd_type. */
+const char *mcc_method_name(int cmd);
+
 /* Counts for metrics and tests. */
 typedef struct mcc_cache_counts {
     uint64_t entries;      /* objects in use */

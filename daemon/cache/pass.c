@@ -24,7 +24,7 @@ struct mcc_pass {
     mcc_serve *s;
     mcc_fetch *fetch;
     mcc_fetch_plan plan;
-    const mcc_plugin_ref *up;
+    mcc_plugin_ref up; /* a copy: a reload may replace the configured upstreams meanwhile */
     unsigned attempt;
     char *body;
     size_t body_len;
@@ -97,8 +97,11 @@ static int pass_plan(struct mcc_pass *p, const char *avoid)
         .connect_to = s->target.rule.connect_to[0] != '\0' ? s->target.rule.connect_to : NULL,
         .via = s->target.via,
     };
-    p->up = mcc_upstream_plan(s->cache, &rq, p->attempt, avoid, &p->plan);
-    return p->up != NULL ? MCC_OK : MCC_ERROR;
+    const mcc_plugin_ref *up = mcc_upstream_plan(s->cache, &rq, p->attempt, avoid, &p->plan);
+    if (up == NULL)
+        return MCC_ERROR;
+    p->up = *up;
+    return MCC_OK;
 }
 
 /* The client's end-to-end headers, our Via, and no 100-continue dance with the origin. */
@@ -279,9 +282,9 @@ static void pass_on_done(void *arg, mcc_fetch *f, int outcome, const char *errms
     p->fetch = NULL; /* freed by the fetcher after this returns */
     if (!s->started) {
         if (outcome == MCC_FETCH_CONNECT_FAILED || outcome == MCC_FETCH_TIMEOUT) {
-            const mcc_upstream_ops *ops = p->up->ops;
+            const mcc_upstream_ops *ops = p->up.ops;
             if (ops->outcome != NULL)
-                ops->outcome(p->up->state, &p->plan, outcome, 0);
+                ops->outcome(p->up.state, &p->plan, outcome, 0);
             char failed[sizeof(p->plan.label)];
             memcpy(failed, p->plan.label, sizeof(failed));
             p->attempt++;

@@ -81,7 +81,7 @@ struct mcc_transfer {
     mcc_entry *entry;   /* holds a reference */
     mcc_fetch *fetch;
     mcc_fetch_plan plan;
-    const mcc_plugin_ref *up;
+    mcc_plugin_ref up; /* a copy: a reload may replace the configured upstreams meanwhile */
     unsigned attempt;
     uint64_t start, end; /* end is UINT64_MAX until a probe learns the length */
     uint64_t pos;        /* next byte to write: [start, pos) has landed in storage */
@@ -135,9 +135,6 @@ struct mcc_serve {
     int method;       /* evhttp_cmd_type */
 };
 
-int64_t mcc_now_us(void);
-/* The request line's name of an evhttp_cmd_type. */
-const char *mcc_method_name(int cmd);
 
 /* index.c */
 mcc_entry *mcc_entry_get(struct mcc_cache *c, const mcc_target *t);

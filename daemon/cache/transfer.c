@@ -104,7 +104,7 @@ const mcc_plugin_ref *mcc_upstream_plan(struct mcc_cache *c, const mcc_fetch_req
     return NULL;
 }
 
-static const mcc_plugin_ref *transfer_plan(mcc_transfer *t, unsigned attempt, const char *avoid)
+static int transfer_plan(mcc_transfer *t, unsigned attempt, const char *avoid)
 {
     mcc_entry *e = t->entry;
     mcc_fetch_request rq = {
@@ -117,7 +117,11 @@ static const mcc_plugin_ref *transfer_plan(mcc_transfer *t, unsigned attempt, co
         .connect_to = e->rule.connect_to[0] != '\0' ? e->rule.connect_to : NULL,
         .via = e->via,
     };
-    return mcc_upstream_plan(e->cache, &rq, attempt, avoid, &t->plan);
+    const mcc_plugin_ref *up = mcc_upstream_plan(e->cache, &rq, attempt, avoid, &t->plan);
+    if (up == NULL)
+        return MCC_DECLINED;
+    t->up = *up;
+    return MCC_OK;
 }
 
 static int transfer_launch(mcc_transfer *t)
@@ -175,8 +179,7 @@ mcc_transfer *mcc_transfer_start(mcc_entry *e, uint64_t start, uint64_t end, int
     t->end = end;
     t->probe = probe;
     t->validate = validate;
-    t->up = transfer_plan(t, 0, NULL);
-    if (t->up == NULL) {
+    if (transfer_plan(t, 0, NULL) != MCC_OK) {
         mcc_log(MCC_LOG_WARN, "no upstream plans %s%s", e->origin_host, e->path);
         *fail_status = 502;
         free(t);
@@ -217,9 +220,9 @@ static void transfer_unlink(mcc_transfer *t)
 
 static void transfer_outcome(mcc_transfer *t, int outcome, int status)
 {
-    const mcc_upstream_ops *ops = t->up->ops;
+    const mcc_upstream_ops *ops = t->up.ops;
     if (ops->outcome != NULL)
-        ops->outcome(t->up->state, &t->plan, outcome, status);
+        ops->outcome(t->up.state, &t->plan, outcome, status);
 }
 
 /* Ends T: unlinks it, stops the fetch, and tells the serves that waited on it. A failed probe
@@ -612,12 +615,8 @@ static void transfer_on_done(void *arg, mcc_fetch *f, int outcome, const char *e
         memcpy(failed, t->plan.label, sizeof(failed));
         mcc_log(MCC_LOG_WARN, "upstream %s via %s: %s", t->plan.url, failed,
                 errmsg != NULL ? errmsg : "failed");
-        const mcc_plugin_ref *up = transfer_plan(t, ++t->attempt, failed);
-        if (up != NULL) {
-            t->up = up;
-            if (transfer_launch(t) == MCC_OK)
-                return;
-        }
+        if (transfer_plan(t, ++t->attempt, failed) == MCC_OK && transfer_launch(t) == MCC_OK)
+            return;
         transfer_end(t, 1, outcome == MCC_FETCH_TIMEOUT ? 504 : 502);
         return;
     }

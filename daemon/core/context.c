@@ -4,6 +4,7 @@
 
 #include "core/core.h"
 #include "core/instance.h"
+#include "core/reload.h"
 #include "core/metrics.h"
 #include "fetch/fetch.h"
 #include "http/admin.h"
@@ -41,6 +42,7 @@ void mcc_core_fini(mcc_core *core)
         mcc_admin_free(core->admin);
         core->admin = NULL;
     }
+    mcc_core_retired_free(core);
     mcc_core_instances_free(core);
     if (core->fetcher != NULL) {
         mcc_fetcher_free(core->fetcher);

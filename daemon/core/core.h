@@ -48,6 +48,7 @@ typedef struct mcc_core {
     struct mcc_front *front;     /* content listener and request pipeline (http/front.c) */
     struct mcc_admin *admin;     /* admin listener and routes (http/admin.c) */
     struct mcc_cache *cache;     /* index and in-flight table (cache/) */
+    struct mcc_retired *retired; /* instances a reload replaced, freed when idle (reload.c) */
 } mcc_core;
 
 /* Fills CORE (zeroed by the caller) around CONFIG, which the core owns from then on, and

@@ -155,6 +155,11 @@ int mcc_core_instance_add(mcc_core *core, mcc_instance *inst, mcc_err *err)
     return MCC_OK;
 }
 
+void mcc_core_instance_replace(mcc_core *core, size_t i, mcc_instance *inst)
+{
+    core->loaded->items[i] = inst;
+}
+
 mcc_instance *mcc_core_instance_find(const mcc_core *core, const char *name)
 {
     if (core->loaded == NULL || name == NULL)

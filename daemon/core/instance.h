@@ -59,6 +59,9 @@ int mcc_core_instances_start(mcc_core *core, mcc_err *err);
 void mcc_core_instances_free(mcc_core *core);
 /* Resolves cache.storage, cache.hosts, cache.upstreams (checking kinds) and the exporters. */
 int mcc_core_resolve(mcc_core *core, mcc_err *err);
+/* Puts INST at position I of core->loaded in place of the instance there (which the caller
+ * keeps). */
+void mcc_core_instance_replace(mcc_core *core, size_t i, mcc_instance *inst);
 /* The instance named NAME, or NULL. */
 mcc_instance *mcc_core_instance_find(const mcc_core *core, const char *name);
 size_t mcc_core_instance_count(const mcc_core *core);

@@ -16,6 +16,7 @@
 #include "core/loader.h"
 #include "fetch/fetch.h"
 #include "http/admin.h"
+#include "core/reload.h"
 #include "http/front.h"
 
 extern char **environ;
@@ -321,6 +322,33 @@ done:
     return rc;
 }
 
+/* What a SIGHUP needs to read the configuration again the way start-up did. */
+typedef struct main_reload {
+    mcc_core *core;
+    const main_opts *opts;
+} main_reload;
+
+static void main_on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    main_reload *r = arg;
+    mcc_err err = {{0}};
+    mcc_log(MCC_LOG_INFO, "SIGHUP: reloading the configuration");
+    mcc_config *cfg = main_config_load(r->opts, &err);
+    mcc_settings *s = calloc(1, sizeof(*s));
+    if (cfg == NULL || s == NULL || mcc_settings_load(cfg, s, &err) != MCC_OK ||
+        main_plugin_dir(r->opts, s, &err) != MCC_OK ||
+        mcc_core_reload(r->core, cfg, s, &err) != MCC_OK) {
+        mcc_log(MCC_LOG_ERROR, "reload refused, the running configuration stays: %s",
+                cfg == NULL || s == NULL ? (err.msg[0] != '\0' ? err.msg : "out of memory")
+                                         : err.msg);
+        mcc_config_free(cfg);
+        free(s);
+        return;
+    }
+    free(s);
+    mcc_log(MCC_LOG_INFO, "configuration reloaded");
+}
+
 static void main_on_signal(evutil_socket_t sig, short what, void *arg)
 {
     mcc_core *core = arg;
@@ -328,11 +356,12 @@ static void main_on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopexit(core->base, NULL);
 }
 
-static int main_run(mcc_core *core)
+static int main_run(mcc_core *core, const main_opts *opts)
 {
     mcc_err err = {{0}};
     char errbuf[256] = "";
-    struct event *sigterm = NULL, *sigint = NULL;
+    struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
+    main_reload reload = {core, opts};
     int rc = 1;
 
     core->fetcher = mcc_fetcher_new(core->base, errbuf, sizeof(errbuf));
@@ -354,9 +383,10 @@ static int main_run(mcc_core *core)
 
     sigterm = evsignal_new(core->base, SIGTERM, main_on_signal, core);
     sigint = evsignal_new(core->base, SIGINT, main_on_signal, core);
-    if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) != 0 ||
-        evsignal_add(sigint, NULL) != 0) {
-        fprintf(stderr, "mccd: cannot watch SIGTERM/SIGINT\n");
+    sighup = evsignal_new(core->base, SIGHUP, main_on_hup, &reload);
+    if (sigterm == NULL || sigint == NULL || sighup == NULL || evsignal_add(sigterm, NULL) != 0 ||
+        evsignal_add(sigint, NULL) != 0 || evsignal_add(sighup, NULL) != 0) {
+        fprintf(stderr, "mccd: cannot watch SIGTERM/SIGINT/SIGHUP\n");
         goto free_signals;
     }
 
@@ -375,6 +405,8 @@ free_signals:
         event_free(sigterm);
     if (sigint != NULL)
         event_free(sigint);
+    if (sighup != NULL)
+        event_free(sighup);
     return rc;
 }
 
@@ -436,7 +468,7 @@ int main(int argc, char **argv)
     else if (o.check_plugin != NULL)
         rc = main_check_plugin(&core, &o);
     else
-        rc = main_run(&core);
+        rc = main_run(&core, &o);
 
 done:
     mcc_core_fini(&core);

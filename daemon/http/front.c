@@ -111,13 +111,21 @@ static void front_reply(struct mcc_front *f, struct evhttp_request *req, int sta
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
     if (evcon != NULL)
         evhttp_connection_get_peer(evcon, &peer, &port);
+    /* the path as received, without its query (which may carry keys) */
     const char *uri = evhttp_request_get_uri(req);
+    char path[1024];
+    size_t n = uri != NULL ? strcspn(uri, "?") : 0;
+    if (n >= sizeof(path))
+        n = sizeof(path) - 1;
+    if (n > 0)
+        memcpy(path, uri, n);
+    path[n] = '\0';
     mcc_request_record rec = {
-        .time_us = 0,
+        .time_us = mcc_now_us(),
         .client = peer != NULL ? peer : "-",
-        .method = head ? "HEAD" : "GET",
+        .method = mcc_method_name((int)evhttp_request_get_command(req)),
         .origin_host = host != NULL ? host : "",
-        .path = uri != NULL ? uri : "",
+        .path = path,
         .status = status,
         .cache_status = "refused",
     };
