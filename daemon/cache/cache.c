@@ -88,10 +88,64 @@ struct mcc_cache *mcc_cache_new(mcc_core *core, mcc_err *err)
     return c;
 }
 
+/* Keys whose last response forbade storing (or found no room): their requests go straight to
+ * the origin instead of probing twice. Forgotten after a while: the origin may change its mind. */
+#define CACHE_NOSTORE_SECONDS 300
+#define CACHE_NOSTORE_MAX 4096
+
+struct mcc_nostore {
+    uint8_t key[MCC_KEY_LEN];
+    int64_t until;
+    UT_hash_handle hh;
+};
+
+void mcc_nostore_add(struct mcc_cache *c, const uint8_t *key)
+{
+    struct mcc_nostore *n = NULL;
+    HASH_FIND(hh, c->nostore, key, MCC_KEY_LEN, n);
+    if (n == NULL) {
+        if (HASH_COUNT(c->nostore) >= CACHE_NOSTORE_MAX) {
+            struct mcc_nostore *oldest = c->nostore; /* insertion order: the first is oldest */
+            HASH_DELETE(hh, c->nostore, oldest);
+            free(oldest);
+        }
+        if ((n = calloc(1, sizeof(*n))) == NULL)
+            return;
+        memcpy(n->key, key, MCC_KEY_LEN);
+        HASH_ADD(hh, c->nostore, key, MCC_KEY_LEN, n);
+    }
+    n->until = mcc_now_us() / 1000000 + CACHE_NOSTORE_SECONDS;
+}
+
+int mcc_nostore_has(struct mcc_cache *c, const uint8_t *key)
+{
+    struct mcc_nostore *n = NULL;
+    HASH_FIND(hh, c->nostore, key, MCC_KEY_LEN, n);
+    if (n == NULL)
+        return 0;
+    if (n->until < mcc_now_us() / 1000000) {
+        HASH_DELETE(hh, c->nostore, n);
+        free(n);
+        return 0;
+    }
+    return 1;
+}
+
+void mcc_nostore_free(struct mcc_cache *c)
+{
+    struct mcc_nostore *n, *tmp;
+    HASH_ITER(hh, c->nostore, n, tmp)
+    {
+        HASH_DELETE(hh, c->nostore, n);
+        free(n);
+    }
+}
+
 void mcc_cache_free(struct mcc_cache *c)
 {
     if (c == NULL)
         return;
+    mcc_nostore_free(c);
     mcc_entry *e, *tmp;
     HASH_ITER(hh, c->index, e, tmp)
     {

@@ -2,7 +2,11 @@
  * opened from storage on first use. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 
 #include "cache/pipeline.h"
 
@@ -82,6 +86,8 @@ mcc_entry *mcc_entry_get(struct mcc_cache *c, const mcc_target *t)
         memset(&e->meta, 0, sizeof(e->meta));
         e->obj = NULL;
     }
+    if (e->obj == NULL && mcc_nostore_has(c, e->key))
+        e->nostore = 1;
     HASH_ADD(hh, c->index, key, MCC_KEY_LEN, e);
     e->in_index = 1;
     c->counts.entries++;
@@ -109,6 +115,10 @@ void mcc_entry_unref(mcc_entry *e)
     e->cache->counts.entries--;
     if (e->obj != NULL)
         e->cache->st->close(e->obj);
+    for (unsigned i = 0; i < e->nneg; i++) {
+        free(e->neg_names[i]);
+        free(e->neg_values[i]);
+    }
     free(e->origin_host);
     free(e->path);
     free(e->via);
@@ -129,6 +139,56 @@ void mcc_entry_doom(mcc_entry *e)
         mcc_transfer_cancel(e->transfers);
     mcc_serve_entry_changed(e);
     mcc_entry_unref(e);
+}
+
+/* Headers a client chooses a representation with (RFC 9110 12.5); the rest stays with us. */
+static const char *const index_negotiation[] = {
+    "Accept", "Accept-Charset", "Accept-Encoding", "Accept-Language", "User-Agent", NULL,
+};
+
+void mcc_entry_take_negotiation(mcc_entry *e, struct evhttp_request *req)
+{
+    if (e->nneg > 0 || req == NULL)
+        return;
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    for (size_t i = 0; index_negotiation[i] != NULL && e->nneg < MCC_NEG_MAX; i++) {
+        const char *v = evhttp_find_header(in, index_negotiation[i]);
+        if (v == NULL)
+            continue;
+        char *name = strdup(index_negotiation[i]), *value = strdup(v);
+        if (name == NULL || value == NULL) {
+            free(name);
+            free(value);
+            return;
+        }
+        e->neg_names[e->nneg] = name;
+        e->neg_values[e->nneg++] = value;
+    }
+}
+
+void mcc_entry_vary_values(const mcc_entry *e, const char *vary, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    const char *p = vary;
+    while (*p != '\0') {
+        while (*p == ' ' || *p == ',' || *p == '\t')
+            p++;
+        const char *name = p;
+        while (*p != '\0' && *p != ',' && *p != ' ' && *p != '\t')
+            p++;
+        size_t nlen = (size_t)(p - name);
+        if (nlen == 0 || nlen > 64)
+            continue;
+        const char *v = "";
+        for (unsigned i = 0; i < e->nneg; i++)
+            if (strlen(e->neg_names[i]) == nlen && strncasecmp(e->neg_names[i], name, nlen) == 0)
+                v = e->neg_values[i];
+        int w = snprintf(out + n, cap - n, "%.*s: %s\n", (int)nlen, name, v);
+        if (w < 0 || (size_t)w >= cap - n)
+            return;
+        n += (size_t)w;
+    }
 }
 
 mcc_entry *mcc_entry_supersede(mcc_entry *e, mcc_transfer *t)
@@ -152,6 +212,16 @@ mcc_entry *mcc_entry_supersede(mcc_entry *e, mcc_transfer *t)
     t->entry = n;
     n->transfers = t;
     n->state = MCC_ENTRY_PROBING;
+    for (unsigned i = 0; i < e->nneg; i++) { /* the transfer was made with these */
+        n->neg_names[i] = strdup(e->neg_names[i]);
+        n->neg_values[i] = strdup(e->neg_values[i]);
+        if (n->neg_names[i] == NULL || n->neg_values[i] == NULL) {
+            free(n->neg_names[i]);
+            free(n->neg_values[i]);
+            break;
+        }
+        n->nneg++;
+    }
     mcc_entry_ref(n); /* the transfer's reference */
     mcc_entry_unref(e);
 
@@ -174,6 +244,7 @@ mcc_entry *mcc_entry_supersede(mcc_entry *e, mcc_transfer *t)
             continue;
         }
         s->waiting_on = NULL;
+        s->validated = 1; /* the new version is what the origin just sent: current */
         s->entry = n;
         s->next = n->serves;
         n->serves = s;

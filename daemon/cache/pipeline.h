@@ -11,6 +11,8 @@
 #include "cache/meta.h"
 #include "fetch/fetch.h"
 
+#define MCC_NEG_MAX 6
+
 typedef struct mcc_entry mcc_entry;
 typedef struct mcc_transfer mcc_transfer;
 typedef struct mcc_serve mcc_serve;
@@ -24,6 +26,7 @@ struct mcc_cache {
     mcc_cache_counts counts;
     mcc_metric *m_coalesced, *m_transfers, *m_upstream_bytes, *m_upstream_errors;
     const mcc_policy_ops *freshness_ops; /* the freshness policy, if one is configured */
+    struct mcc_nostore *nostore;         /* keys whose responses may not be stored, for a while */
     void *freshness_state;
 };
 
@@ -61,6 +64,10 @@ struct mcc_entry {
 
     char up_status[256]; /* Cache-Status of the last upstream response: caches above us */
     int nostore;               /* responses for this key are relayed, not stored */
+    /* the content-negotiation headers of the request that made the entry, sent upstream with
+     * its transfers: what a Vary response was chosen by (RFC 9111 4.1) */
+    char *neg_names[MCC_NEG_MAX], *neg_values[MCC_NEG_MAX];
+    unsigned nneg;
     mcc_transfer *validating;  /* the revalidation in flight, joined by every stale request */
 
     mcc_transfer *transfers; /* in flight for this object, unordered */
@@ -87,6 +94,9 @@ struct mcc_transfer {
     uint64_t pos;        /* next byte to write: [start, pos) has landed in storage */
     uint64_t skip;       /* body bytes to drop first (an origin that answered a range with 200) */
     int ranged;          /* a Range header was sent */
+    int relay;           /* storage refused a write: bytes go straight to the serves that had
+                          * caught up (serve->relay), nothing more is stored */
+    int paused;          /* relaying: the fetch waits for a client to drain */
     int probe;           /* establishes the entry's length and validators */
     int validate;        /* MCC_VALIDATE_*: a revalidation of the stored object */
     int state;
@@ -110,9 +120,10 @@ struct mcc_serve {
     int started;  /* status line and headers are out */
     int sending;  /* a chunk is being written */
     int aborting; /* the connection is to be closed */
-    int coalesced;
+    int coalesced; /* 0 undecided, 1 joined a transfer others started (counted), 2 led */
     unsigned failures;  /* transfers that failed under this serve */
     mcc_transfer *waiting_on;
+    mcc_transfer *relay; /* bytes of this transfer are pushed to the client, not read back */
     int status;
     uint64_t first, last; /* the byte range promised, inclusive */
     uint64_t cursor;      /* next byte to send */
@@ -125,6 +136,7 @@ struct mcc_serve {
     /* what the request says about caching (RFC 9111 5.2.1) and its validators */
     mcc_cc req_cc;
     char *if_none_match, *if_modified_since, *if_range;
+    int probed;       /* the object was fetched for this request (an empty body counts a miss) */
     int validated;    /* the stored object may be used for this request without more checks */
     int revalidated;  /* ... because the origin just confirmed it (304) */
     int stale_status; /* ... because the origin failed with this status: served stale */
@@ -172,6 +184,15 @@ void mcc_transfer_read_meta(mcc_fetch *f, mcc_meta *meta, int64_t request_time);
 void mcc_serve_pump(mcc_serve *s);
 /* A transfer ended or failed: every serve waiting on it re-plans. FAILED counts a failure. */
 void mcc_serve_wake(mcc_entry *e, mcc_transfer *t, int failed);
+/* Starts S's response from T's headers and has T push the body (a probe whose response is not
+ * stored). 0 when S does not want what T brings (a range, HEAD); 1 when adopted. */
+int mcc_serve_adopt_relay(mcc_serve *s, mcc_transfer *t);
+/* Remembers for a while that KEY's responses are relayed, not stored; asks whether it is so. */
+void mcc_nostore_add(struct mcc_cache *c, const uint8_t *key);
+int mcc_nostore_has(struct mcc_cache *c, const uint8_t *key);
+void mcc_nostore_free(struct mcc_cache *c);
+/* A relaying transfer ended: its serves finish, or close when bytes are missing. */
+void mcc_serve_relay_done(mcc_entry *e, mcc_transfer *t);
 /* The entry changed state (probe answered, failed, or doomed): every serve re-plans. */
 void mcc_serve_entry_changed(mcc_entry *e);
 /* The revalidation T ended: OK (the stored object is current again), or failed with STATUS
@@ -181,8 +202,12 @@ void mcc_serve_validation_done(mcc_entry *e, mcc_transfer *t, int ok, int status
 void mcc_serve_fail(mcc_serve *s, int status);
 void mcc_serve_abort(mcc_serve *s);
 void mcc_serve_finish(mcc_serve *s);
-/* The values of the request headers VARY names, as "name: value\n" lines, into OUT. */
+/* The values of the request headers VARY names, as "name: value\n" lines, into OUT: of the
+ * serve's request, or of the negotiation headers an entry's transfers send. */
 void mcc_serve_vary_values(mcc_serve *s, const char *vary, char *out, size_t cap);
+void mcc_entry_vary_values(const mcc_entry *e, const char *vary, char *out, size_t cap);
+/* Takes the negotiation headers of REQ into E (once, from the request that made it). */
+void mcc_entry_take_negotiation(mcc_entry *e, struct evhttp_request *req);
 /* The connection drained what S wrote: account it and go on (evhttp's write callback). */
 void mcc_serve_written_cb(struct evhttp_connection *evcon, void *arg);
 /* Detaches S from its entry (pass mode needs none). */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
@@ -136,6 +137,7 @@ void mcc_serve_fail(mcc_serve *s, int status)
     case 416: reason = "Range Not Satisfiable"; body = ""; break;
     case 503: reason = "Service Unavailable"; body = "cache cannot serve this now\n"; break;
     case 504: reason = "Gateway Timeout"; body = "upstream timed out\n"; break;
+    case 508: reason = "Loop Detected"; body = "request loop between caches\n"; break;
     default:
         if (status >= 400 && status < 500) {
             reason = "Upstream Refused";
@@ -194,6 +196,18 @@ void mcc_serve_abort(mcc_serve *s)
 static void serve_closed(struct evhttp_connection *evcon, void *arg)
 {
     mcc_serve *s = arg;
+    /* libevent calls this before it drops the output buffer: what left it reached the kernel
+     * and counts as sent; what is still queued never left the cache */
+    if (s->pending > 0 && s->pass == NULL) {
+        struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+        uint64_t left = bev != NULL ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
+        uint64_t gone = s->pending > left ? s->pending - left : 0;
+        uint64_t hit = s->pending_hit > 0 ? gone : 0, miss = gone - hit;
+        s->hit += hit;
+        s->miss += miss;
+        s->pending = s->pending_hit = 0;
+        mcc_stats_sent(s->cache->core->stats, hit, miss);
+    }
     s->evcon = NULL;
     /* a request libevent detached from the dying connection is ours to free; one still on it
      * is freed by libevent right after this callback */
@@ -334,6 +348,7 @@ static int serve_if_range_holds(mcc_serve *s)
 void mcc_serve_vary_values(mcc_serve *s, const char *vary, char *out, size_t cap)
 {
     size_t n = 0;
+    /* the same form as mcc_entry_vary_values: "Name: value\n" with the name as Vary spells it */
     out[0] = '\0';
     struct evkeyvalq *in = s->req != NULL ? evhttp_request_get_input_headers(s->req) : NULL;
     const char *p = vary;
@@ -350,7 +365,7 @@ void mcc_serve_vary_values(mcc_serve *s, const char *vary, char *out, size_t cap
         memcpy(hname, name, nlen);
         hname[nlen] = '\0';
         const char *v = in != NULL ? evhttp_find_header(in, hname) : NULL;
-        int w = snprintf(out + n, cap - n, "%s: %s\n", hname, v != NULL ? v : "");
+        int w = snprintf(out + n, cap - n, "%.*s: %s\n", (int)nlen, name, v != NULL ? v : "");
         if (w < 0 || (size_t)w >= cap - n)
             return;
         n += (size_t)w;
@@ -370,9 +385,14 @@ static int serve_freshness(mcc_serve *s)
     }
     int validators = m->etag[0] != '\0' || m->last_modified[0] != '\0';
     int how = validators ? MCC_VALIDATE_COND : MCC_VALIDATE_RELOAD;
-    if (s->freshness == MCC_FRESH_IMMUTABLE)
+    /* a stored 404 or 410 of immutable content follows the origin's caching headers: the
+     * object may appear later under the same name */
+    int cls = s->freshness;
+    if (cls == MCC_FRESH_IMMUTABLE && m->status != 0 && m->status != 200)
+        cls = MCC_FRESH_STANDARD;
+    if (cls == MCC_FRESH_IMMUTABLE)
         return MCC_VALIDATE_NONE;
-    if (s->freshness == MCC_FRESH_REVALIDATE)
+    if (cls == MCC_FRESH_REVALIDATE)
         return how;
 
     mcc_cc resp, *req = &s->req_cc;
@@ -411,7 +431,9 @@ static int serve_stale_allowed(mcc_serve *s)
     mcc_cc resp;
     mcc_cc_init(&resp);
     mcc_cc_parse(m->cache_control[0] != '\0' ? m->cache_control : NULL, &resp);
-    if (resp.must_revalidate || resp.proxy_revalidate || resp.no_cache)
+    /* s-maxage implies proxy-revalidate for a shared cache (RFC 9111 5.2.2.10) */
+    if (resp.must_revalidate || resp.proxy_revalidate || resp.no_cache ||
+        resp.s_maxage != MCC_CC_ABSENT)
         return 0;
     uint64_t limit_ms = s->cache->core->settings.offline_stale_ms;
     if (limit_ms == 0)
@@ -468,7 +490,9 @@ static int serve_start(mcc_serve *s)
     else
         cs_text[0] = '\0';
 
-    if ((s->method == EVHTTP_REQ_GET || s->method == EVHTTP_REQ_HEAD) && serve_not_modified(s)) {
+    int negative = e->meta.status != 0 && e->meta.status != 200;
+    if (!negative && (s->method == EVHTTP_REQ_GET || s->method == EVHTTP_REQ_HEAD) &&
+        serve_not_modified(s)) {
         snprintf(s->cache_status, sizeof(s->cache_status), "hit");
         serve_object_headers(s, cs_text[0] != '\0' ? cs_text : "hit");
         s->status = 304;
@@ -479,14 +503,16 @@ static int serve_start(mcc_serve *s)
     }
 
     mcc_range r;
-    mcc_range_kind kind = mcc_range_parse(serve_if_range_holds(s) ? s->range : NULL, e->length, &r);
+    mcc_range_kind kind = negative ? mcc_range_parse(NULL, e->length, &r)
+                                   : mcc_range_parse(serve_if_range_holds(s) ? s->range : NULL,
+                                                     e->length, &r);
     if (kind == MCC_RANGE_UNSATISFIABLE) {
         mcc_range_content_range_unsatisfied(buf, sizeof(buf), e->length);
         serve_header(s, "Content-Range", buf);
         mcc_serve_fail(s, 416);
         return 1;
     }
-    s->status = kind == MCC_RANGE_SINGLE ? 206 : 200;
+    s->status = negative ? e->meta.status : kind == MCC_RANGE_SINGLE ? 206 : 200;
     s->first = kind == MCC_RANGE_SINGLE ? r.first : 0;
     s->last = kind == MCC_RANGE_SINGLE ? r.last : e->length - 1; /* wraps for length 0 */
     s->cursor = s->first;
@@ -510,13 +536,18 @@ static int serve_start(mcc_serve *s)
             }
         }
     }
-    const char *short_status = have == need ? "hit" : have == 0 ? "miss" : "partial";
+    /* an empty body has no slices: it is a hit only when nothing was fetched for it */
+    int all_stored = have == need && !(need == 0 && s->probed);
+    const char *short_status = all_stored ? "hit" : have == 0 ? "miss" : "partial";
     snprintf(s->cache_status, sizeof(s->cache_status), "%s",
-             s->stale_status != 0 ? "stale" : s->revalidated && have == need ? "revalidated"
-                                                                          : short_status);
+             s->stale_status != 0 ? "stale" : s->revalidated && all_stored ? "revalidated"
+                                                                         : short_status);
     if (cs_text[0] == '\0')
         snprintf(cs_text, sizeof(cs_text), "%s",
-                 have == need ? "hit" : have == 0 ? "fwd=miss; stored" : "fwd=partial; stored");
+                 e->nostore         ? "fwd=miss"
+                 : all_stored       ? "hit"
+                 : have == 0        ? "fwd=miss; stored"
+                                    : "fwd=partial; stored");
 
     serve_header(s, "Content-Type", e->meta.content_type[0] != '\0' ? e->meta.content_type
                                                                     : "application/octet-stream");
@@ -532,7 +563,11 @@ static int serve_start(mcc_serve *s)
     serve_object_headers(s, cs_text);
 
     s->started = 1;
-    evhttp_send_reply_start(s->req, s->status, s->status == 206 ? "Partial Content" : "OK");
+    evhttp_send_reply_start(s->req, s->status,
+                            s->status == 206   ? "Partial Content"
+                            : s->status == 404 ? "Not Found"
+                            : s->status == 410 ? "Gone"
+                                               : "OK");
     if (s->head || count == 0) {
         mcc_serve_finish(s);
         return 1;
@@ -599,6 +634,7 @@ static void serve_restart(mcc_serve *s)
         return;
     }
     serve_link(s, e);
+    mcc_entry_take_negotiation(e, s->req);
     mcc_serve_pump(s);
 }
 
@@ -641,15 +677,31 @@ void mcc_serve_pump(mcc_serve *s)
 {
     if (s->aborting || s->sending || s->pass != NULL)
         return;
+    if (s->relay != NULL) {
+        /* bytes are pushed by the transfer; a drained client lets a paused one go on */
+        mcc_transfer *t = s->relay;
+        if (t->paused && t->fetch != NULL) {
+            t->paused = 0;
+            mcc_fetch_resume(t->fetch);
+        }
+        return;
+    }
     mcc_entry *e = s->entry;
     int fail_status = 502;
     switch (e->state) {
     case MCC_ENTRY_NEW: {
+        if (e->nostore) {
+            mcc_serve_detach(s);
+            mcc_pass_start(s, "fwd=miss");
+            return;
+        }
         uint64_t start, end;
         serve_probe_extent(s, s->cache->slice_size, &start, &end);
         e->state = MCC_ENTRY_PROBING;
         /* what the probe brings is current: no revalidation for the requests waiting on it */
         s->validated = 1;
+        s->probed = 1;
+        s->coalesced = 2; /* it leads the probe: it did not join anyone */
         if (mcc_transfer_start(e, start, end, 1, MCC_VALIDATE_NONE, &fail_status) == NULL) {
             e->state = MCC_ENTRY_NEW;
             mcc_serve_fail(s, fail_status);
@@ -663,6 +715,7 @@ void mcc_serve_pump(mcc_serve *s)
             s->cache->counts.coalesced++;
         }
         s->validated = 1;
+        s->probed = 1;
         return;
     case MCC_ENTRY_FAILED:
         mcc_serve_fail(s, e->fail_status);
@@ -726,11 +779,13 @@ void mcc_serve_pump(mcc_serve *s)
             s->waiting_on = t;
             return;
         }
-        if (s->failures > SERVE_MAX_FAILURES ||
+        if (s->failures > SERVE_MAX_FAILURES || e->nostore ||
             (t = serve_start_transfer(s, &fail_status)) == NULL) {
             mcc_serve_abort(s);
             return;
         }
+        if (!s->coalesced)
+            s->coalesced = 2;
         s->waiting_on = t;
         return;
     }
@@ -761,6 +816,38 @@ void mcc_serve_entry_changed(mcc_entry *e)
         next = s->next;
         s->waiting_on = NULL;
         mcc_serve_pump(s);
+    }
+    mcc_entry_unref(e);
+}
+
+int mcc_serve_adopt_relay(mcc_serve *s, mcc_transfer *t)
+{
+    mcc_range r;
+    if (s->head || s->aborting ||
+        (s->range != NULL && s->entry->meta.status == 200 &&
+         mcc_range_parse(s->range, s->entry->length, &r) == MCC_RANGE_SINGLE))
+        return 0;
+    s->validated = 1;
+    s->waiting_on = NULL;
+    if (serve_start(s))
+        return 1; /* already complete (an empty body): nothing to push */
+    s->relay = t;
+    return 1;
+}
+
+void mcc_serve_relay_done(mcc_entry *e, mcc_transfer *t)
+{
+    mcc_entry_ref(e);
+    mcc_serve *next;
+    for (mcc_serve *s = e->serves; s != NULL; s = next) {
+        next = s->next;
+        if (s->relay != t)
+            continue;
+        s->relay = NULL;
+        if (s->cursor <= s->last)
+            mcc_serve_abort(s); /* the upstream ended before the promised length */
+        else
+            mcc_serve_pump(s); /* finishes once the last chunk is written */
     }
     mcc_entry_unref(e);
 }
@@ -884,5 +971,6 @@ void mcc_cache_serve(struct mcc_cache *c, struct evhttp_request *req, const mcc_
         return;
     }
     serve_link(s, e);
+    mcc_entry_take_negotiation(e, s->req);
     mcc_serve_pump(s);
 }

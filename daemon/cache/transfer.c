@@ -7,6 +7,9 @@
 #include <strings.h>
 #include <time.h>
 
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
 #include "cache/pipeline.h"
 #include "core/metrics.h"
 
@@ -88,6 +91,11 @@ const mcc_plugin_ref *mcc_upstream_plan(struct mcc_cache *c, const mcc_fetch_req
         plan->low_speed_time_ms = (uint32_t)set->low_speed_time_ms;
         plan->low_speed_limit = (uint32_t)set->low_speed_limit;
         plan->max_redirects = (int)set->max_redirects;
+        /* the outbound proxy is a default too: a plugin may set another, or "" for none */
+        if (set->proxy[0] != '\0') {
+            memcpy(plan->proxy, "http://", 7);
+            transfer_copy(plan->proxy + 7, sizeof(plan->proxy) - 7, set->proxy);
+        }
         if (ops->plan(up->state, rq, attempt, plan) != MCC_OK)
             continue;
         if (plan->label[0] == '\0')
@@ -95,10 +103,6 @@ const mcc_plugin_ref *mcc_upstream_plan(struct mcc_cache *c, const mcc_fetch_req
         /* a retry must go elsewhere, else there is nothing better to try */
         if (avoid != NULL && strcmp(plan->label, avoid) == 0)
             continue;
-        if (plan->proxy[0] == '\0' && set->proxy[0] != '\0') {
-            memcpy(plan->proxy, "http://", 7);
-            transfer_copy(plan->proxy + 7, sizeof(plan->proxy) - 7, set->proxy);
-        }
         return up;
     }
     return NULL;
@@ -141,9 +145,13 @@ static int transfer_launch(mcc_transfer *t)
     /* Via names every cache the request passed, so a parent can refuse a loop (RFC 9110
      * 7.6.3) */
     const char *node = e->cache->core->settings.node_name;
-    char via[1024], inm[300], ims[96];
-    const char *extra[4];
+    char via[1024], inm[300], ims[96], neg[MCC_NEG_MAX][300];
+    const char *extra[4 + MCC_NEG_MAX];
     unsigned n = 0;
+    for (unsigned i = 0; i < e->nneg; i++) {
+        snprintf(neg[i], sizeof(neg[i]), "%s: %s", e->neg_names[i], e->neg_values[i]);
+        extra[n++] = neg[i];
+    }
     if (e->via != NULL && strlen(e->via) + strlen(node) + 16 < sizeof(via))
         snprintf(via, sizeof(via), "Via: %s, 1.1 %s", e->via, node);
     else
@@ -247,6 +255,8 @@ static void transfer_end(mcc_transfer *t, int failed, int status)
         mcc_serve_entry_changed(e);
     } else if (validate != MCC_VALIDATE_NONE) {
         mcc_serve_validation_done(e, t, !failed, status);
+    } else if (t->relay) {
+        mcc_serve_relay_done(e, t);
     } else {
         mcc_serve_wake(e, t, failed);
     }
@@ -261,8 +271,8 @@ void mcc_transfer_cancel(mcc_transfer *t)
 
 static int transfer_status_for(int status)
 {
-    if (status == 503 || status == 504)
-        return status;
+    if (status == 503 || status == 504 || status == 508)
+        return status; /* 508: a cache above saw the request come around: say so downstream */
     if (status >= 400 && status < 500)
         return status; /* the origin's own answer, e.g. 404, passes through */
     return 502;
@@ -331,7 +341,7 @@ static void transfer_meta(mcc_transfer *t, mcc_fetch *f, mcc_meta *meta)
 /* The length of the whole object from a 200 or 206, and where the body starts. */
 static int transfer_extent(mcc_transfer *t, mcc_fetch *f, int status, uint64_t *length)
 {
-    if (status == 200) {
+    if (status == 200 || status == 404 || status == 410) {
         if (transfer_parse_length(mcc_fetch_header(f, "Content-Length"), length) != 0)
             return -1;
         t->skip = t->start; /* the whole object came: drop what precedes our range */
@@ -413,15 +423,19 @@ static int transfer_probe_headers(mcc_transfer *t, mcc_fetch *f, int status);
 static int transfer_validate_headers(mcc_transfer *t, mcc_fetch *f, int status)
 {
     mcc_entry *e = t->entry;
-    if (status == 304 || (status == 200 && t->validate == MCC_VALIDATE_COND &&
-                          transfer_same_version(t, f))) {
+    int same_negative = (status == 404 || status == 410) && status == e->meta.status;
+    if (status == 304 || same_negative ||
+        (status == 200 && e->meta.status == 200 && t->validate == MCC_VALIDATE_COND &&
+         transfer_same_version(t, f))) {
         transfer_outcome(t, MCC_FETCH_DONE, status);
         transfer_refresh(t, f);
         transfer_end(t, 0, status);
         return MCC_ERROR; /* nothing more to read */
     }
-    if (status == 200) {
-        /* a new version: it becomes a new entry, the old one is dropped, never mixed */
+    if (status == 200 || ((status == 404 || status == 410) &&
+                          mcc_fetch_header(f, "Content-Length") != NULL)) {
+        /* a new version (or the object is gone): it becomes a new entry, the old one is
+         * dropped, never mixed */
         mcc_log(MCC_LOG_INFO, "%s changed upstream: replacing the stored version", t->plan.url);
         if (mcc_entry_supersede(e, t) == NULL) {
             transfer_end(t, 1, 503);
@@ -456,27 +470,47 @@ static int transfer_probe_headers(mcc_transfer *t, mcc_fetch *f, int status)
     }
     mcc_meta meta;
     transfer_meta(t, f, &meta);
-    if (meta.vary[0] != '\0') {
-        /* the stored variant is the one the longest-waiting request asked for */
-        mcc_serve *leader = NULL;
-        for (mcc_serve *s = e->serves; s != NULL; s = s->next)
-            if (!s->started)
-                leader = s;
-        if (leader != NULL)
-            mcc_serve_vary_values(leader, meta.vary, meta.vary_values, sizeof(meta.vary_values));
-    }
+    /* the stored variant is the one the transfer's negotiation headers chose */
+    if (meta.vary[0] != '\0')
+        mcc_entry_vary_values(e, meta.vary, meta.vary_values, sizeof(meta.vary_values));
     transfer_outcome(t, MCC_FETCH_DONE, status);
+    meta.status = status == 206 ? 200 : status;
     int rc = transfer_storable(&meta) ? mcc_entry_ready(e, length, &meta) : MCC_DECLINED;
     if (rc != MCC_OK) {
-        /* not to be stored (no-store, private, Vary: *), or no room: every request of this key
-         * is relayed on its own for as long as the entry lives */
+        /* not to be stored (no-store, private, Vary: *), or no room: the requests waiting for
+         * the whole object get this response relayed, the others and later ones (for a while)
+         * are relayed on their own */
         mcc_log(MCC_LOG_INFO, "%s is relayed, not stored (%s)", t->plan.url,
                 rc == MCC_DECLINED ? "response forbids storing" : "storage refused it");
+        mcc_nostore_add(e->cache, e->key);
         e->nostore = 1;
         e->meta = meta;
         e->length = length;
+        e->slice = e->cache->slice_size; /* nothing is stored: this only plans the response */
+        e->nslices = length == 0 ? 0 : (length + e->slice - 1) / e->slice;
         e->state = MCC_ENTRY_READY;
         t->probe = 0;
+        if (t->start == 0 && t->skip == 0 && (status == 200 || meta.status != 200)) {
+            t->end = length;
+            t->relay = 1;
+            t->state = MCC_XFER_BODY;
+            int any = 0;
+            mcc_entry_ref(e);
+            mcc_serve *next;
+            for (mcc_serve *s = e->serves; s != NULL; s = next) {
+                next = s->next;
+                if (!s->started)
+                    any |= mcc_serve_adopt_relay(s, t);
+            }
+            mcc_entry_unref(e);
+            if (any && t->state != MCC_XFER_ENDED) {
+                mcc_serve_entry_changed(e); /* the rest go their own way */
+                if (length == 0 && t->state != MCC_XFER_ENDED)
+                    transfer_end(t, 0, 0);
+                return t->state != MCC_XFER_ENDED ? MCC_OK : MCC_ERROR;
+            }
+            t->relay = 0;
+        }
         transfer_end(t, 0, 0);
         mcc_serve_entry_changed(e);
         return MCC_ERROR;
@@ -507,7 +541,11 @@ static int transfer_on_headers(void *arg, mcc_fetch *f, int status)
     if (t->validate != MCC_VALIDATE_NONE)
         return transfer_validate_headers(t, f, status);
 
-    if (status != 200 && status != 206 && !(status == 416 && t->probe)) {
+    /* a 404 or 410 is stored like any response (RFC 9111 3), so that it is answered offline */
+    int negative = t->probe && e->state == MCC_ENTRY_PROBING && t->start == 0 &&
+                   (status == 404 || status == 410) &&
+                   mcc_fetch_header(f, "Content-Length") != NULL;
+    if (status != 200 && status != 206 && !(status == 416 && t->probe) && !negative) {
         mcc_log(MCC_LOG_INFO, "upstream %s answered %d", t->plan.url, status);
         transfer_outcome(t, status >= 500 ? MCC_FETCH_SERVER_ERROR : MCC_FETCH_DONE, status);
         if (!t->probe && (status == 404 || status == 410)) {
@@ -547,6 +585,59 @@ static int transfer_on_headers(void *arg, mcc_fetch *f, int status)
     return MCC_OK;
 }
 
+#define TRANSFER_RELAY_HIGH_WATER (1u << 20)
+
+/* Storage refused a write (a full drive): the serves that have every byte up to here get the
+ * rest pushed to them, the others cannot be completed. Returns 1 when someone takes bytes. */
+static int transfer_to_relay(mcc_transfer *t)
+{
+    mcc_entry *e = t->entry;
+    int any = 0;
+    t->relay = 1;
+    e->nostore = 1; /* later requests are relayed on their own */
+    for (mcc_serve *s = e->serves; s != NULL; s = s->next) {
+        if (s->aborting || !s->started || s->cursor != t->pos || s->cursor > s->last)
+            continue;
+        if (s->waiting_on == t)
+            s->waiting_on = NULL;
+        s->relay = t;
+        any = 1;
+    }
+    return any;
+}
+
+static void transfer_relay(mcc_transfer *t, const char *buf, size_t len)
+{
+    mcc_entry *e = t->entry;
+    for (mcc_serve *s = e->serves; s != NULL; s = s->next) {
+        if (s->relay != t || s->aborting || s->cursor > s->last)
+            continue;
+        uint64_t n = s->last + 1 - s->cursor;
+        if (n > len)
+            n = len;
+        struct evbuffer *b = evbuffer_new();
+        if (b == NULL || evbuffer_add(b, buf, (size_t)n) != 0) {
+            if (b != NULL)
+                evbuffer_free(b);
+            mcc_serve_abort(s);
+            continue;
+        }
+        s->pending += n;
+        s->cursor += n;
+        s->sending = 1;
+        evhttp_send_reply_chunk_with_cb(s->req, b, mcc_serve_written_cb, s);
+        evbuffer_free(b);
+        struct evhttp_connection *evcon = evhttp_request_get_connection(s->req);
+        struct bufferevent *bev = evcon != NULL ? evhttp_connection_get_bufferevent(evcon) : NULL;
+        if (bev != NULL && evbuffer_get_length(bufferevent_get_output(bev)) >
+                               TRANSFER_RELAY_HIGH_WATER && !t->paused && t->fetch != NULL) {
+            t->paused = 1; /* resumed when that client has drained (mcc_serve_pump) */
+            mcc_fetch_pause(t->fetch);
+        }
+    }
+    t->pos += len;
+}
+
 /* Is anyone still to read bytes this transfer has not written yet? */
 static int transfer_wanted(mcc_transfer *t)
 {
@@ -570,6 +661,12 @@ static int transfer_on_data(void *arg, mcc_fetch *f, const char *buf, size_t len
         buf += n;
         len -= n;
     }
+    if (t->relay) {
+        transfer_relay(t, buf, len);
+        if (t->pos >= t->end)
+            transfer_end(t, 0, 0);
+        return MCC_OK;
+    }
     int boundary = 0;
     while (len > 0 && t->pos < t->end) {
         uint64_t idx = t->pos / e->slice;
@@ -583,6 +680,14 @@ static int transfer_on_data(void *arg, mcc_fetch *f, const char *buf, size_t len
         if (rc != MCC_OK) {
             mcc_log(MCC_LOG_ERROR, "storage write failed (%d) at %" PRIu64 " of %s", rc, t->pos,
                     t->plan.url);
+            /* a full drive: the clients that are up to date get the rest straight from the
+             * upstream, and later requests for this object are relayed */
+            if (rc == MCC_NOSPACE && transfer_to_relay(t)) {
+                transfer_relay(t, buf, len);
+                if (t->pos >= t->end)
+                    transfer_end(t, 0, 0);
+                return MCC_OK;
+            }
             transfer_end(t, 1, 503);
             return MCC_OK; /* the fetch was cancelled by transfer_end */
         }

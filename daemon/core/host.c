@@ -5,6 +5,9 @@
 
 #include <event2/event.h>
 
+#include <mcc/storage.h>
+
+#include "cache/cache.h"
 #include "core/instance.h"
 #include "core/metrics.h"
 #include "http/admin.h"
@@ -167,6 +170,60 @@ static const char *host_instance_name(mcc_instance *self)
     return self->name;
 }
 
+/* --- Reports: pipeline and storage state, pulled at scrape time ------------------------------ */
+
+static void host_cache_stats(mcc_instance *self, mcc_cache_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (self->core->cache == NULL)
+        return;
+    mcc_cache_counts c;
+    mcc_cache_get_counts(self->core->cache, &c);
+    out->objects_in_use = c.entries;
+    out->transfers = c.transfers;
+    out->serves = c.serves;
+    out->coalesced = c.coalesced;
+}
+
+static int host_storage_usage(mcc_instance *self, uint64_t *used, uint64_t *capacity,
+                              uint64_t *objects)
+{
+    uint64_t u = 0, c = 0, n = 0;
+    const mcc_plugin_ref *st = &self->core->storage;
+    const mcc_storage_ops *ops = st->ops;
+    int rc = MCC_NOTFOUND;
+    if (ops != NULL && MCC_HAS(ops, usage)) {
+        ops->usage(st->state, &u, &c, &n);
+        rc = MCC_OK;
+    }
+    if (used != NULL)
+        *used = u;
+    if (capacity != NULL)
+        *capacity = c;
+    if (objects != NULL)
+        *objects = n;
+    return rc;
+}
+
+static int host_storage_drive(mcc_instance *self, unsigned i, struct mcc_drive_info *out)
+{
+    const mcc_plugin_ref *st = &self->core->storage;
+    const mcc_storage_ops *ops = st->ops;
+    if (out == NULL || ops == NULL)
+        return MCC_NOTFOUND;
+    if (!MCC_HAS(ops, drives))
+        return MCC_DECLINED;
+    memset(out, 0, sizeof(*out));
+    int rc = ops->drives(st->state, i, out);
+    out->name[sizeof(out->name) - 1] = '\0'; /* a backend's slip must not reach an exporter */
+    return rc == MCC_OK ? MCC_OK : MCC_NOTFOUND;
+}
+
+static const char *host_daemon_version(mcc_instance *self)
+{
+    return MCC_VERSION;
+}
+
 static const mcc_host host_table = {
     .size = sizeof(mcc_host),
     .abi_major = MCC_ABI_MAJOR,
@@ -198,6 +255,10 @@ static const mcc_host host_table = {
     .node_name = host_node_name,
     .instance_name = host_instance_name,
     .cache_root = host_cache_root,
+    .cache_stats = host_cache_stats,
+    .storage_usage = host_storage_usage,
+    .storage_drive = host_storage_drive,
+    .daemon_version = host_daemon_version,
 };
 
 const mcc_host *mcc_host_table(void)

@@ -73,14 +73,15 @@ const char *mcc_kind_name(int kind)
     }
 }
 
-/* The size of the kind's ops table at minor 0: every later member is optional by the ABI rules. */
+/* The size of the kind's ops table at minor 0: every later member is optional by the ABI rules,
+ * and so is every member documented as optional at the end of a table (storage's drives). */
 static size_t loader_ops_min_size(int kind)
 {
     switch (kind) {
     case MCC_KIND_UPSTREAM:
         return sizeof(mcc_upstream_ops);
     case MCC_KIND_STORAGE:
-        return sizeof(mcc_storage_ops);
+        return offsetof(mcc_storage_ops, drives);
     case MCC_KIND_HOSTS:
         return sizeof(mcc_hosts_ops);
     case MCC_KIND_EXPORTER:

@@ -15,6 +15,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <mcc/storage.h>
+
 #include "http/admin.h"
 #include "http/listen.h"
 
@@ -291,6 +293,28 @@ static int admin_access(mcc_admin *a, const mcc_admin_request *req, const char *
 
 /* --- Built-in routes ------------------------------------------------------------------------- */
 
+/* Why storage cannot take new objects, or NULL: a backend that reports drives needs one that is
+ * writable and has capacity; one that does not needs capacity in its totals. */
+static const char *admin_storage_unready(const mcc_core *core)
+{
+    const mcc_storage_ops *ops = core->storage.ops;
+    if (MCC_HAS(ops, drives)) {
+        mcc_drive_info d;
+        unsigned i;
+        for (i = 0; i < 1024; i++) {
+            memset(&d, 0, sizeof(d));
+            if (ops->drives(core->storage.state, i, &d) != MCC_OK)
+                break;
+            if (d.writable && d.capacity > 0)
+                return NULL;
+        }
+        return i == 0 ? "storage reports no drive" : "no drive is writable";
+    }
+    uint64_t used = 0, capacity = 0, objects = 0;
+    ops->usage(core->storage.state, &used, &capacity, &objects);
+    return capacity == 0 ? "storage reports no capacity" : NULL;
+}
+
 static void admin_readyz(mcc_admin *a, mcc_reply *reply)
 {
     const mcc_core *core = a->core;
@@ -301,13 +325,8 @@ static void admin_readyz(mcc_admin *a, mcc_reply *reply)
         why = "content listener not up";
     else if (core->storage.ops == NULL)
         why = "no storage instance";
-    else {
-        const mcc_storage_ops *ops = core->storage.ops;
-        uint64_t used = 0, capacity = 0, objects = 0;
-        ops->usage(core->storage.state, &used, &capacity, &objects);
-        if (capacity == 0)
-            why = "storage reports no capacity";
-    }
+    else
+        why = admin_storage_unready(core);
     if (why == NULL) {
         mcc_reply_status(reply, 200, "text/plain; charset=utf-8");
         mcc_reply_printf(reply, "ready\n");

@@ -136,9 +136,11 @@ static void front_request(struct evhttp_request *req, void *arg)
 {
     struct mcc_front *f = arg;
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-    if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
-        front_reply(f, req, 405, "Method Not Allowed", "only GET and HEAD are served\n", NULL);
+    /* other methods are relayed to a cacheable origin uncached; TRACE and CONNECT never */
+    if (cmd == EVHTTP_REQ_TRACE || cmd == EVHTTP_REQ_CONNECT) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+                          "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH");
+        front_reply(f, req, 405, "Method Not Allowed", "method not relayed\n", NULL);
         return;
     }
 

@@ -21,8 +21,9 @@ struct mcc_stats {
     mcc_traffic last;    /* the last completed period */
     unsigned last_s;
     int64_t last_end;
-    int log_fd;    /* -1 off */
-    int log_owned; /* 1 when log_fd is a file we opened */
+    mcc_metric *m_hit, *m_miss; /* mcc_sent_bytes_total, found on first use */
+    int log_fd;                 /* -1 off */
+    int log_owned;              /* 1 when log_fd is a file we opened */
 };
 
 /* Rounded to whole seconds, never 0: exporters divide by it for per-second averages. */
@@ -46,6 +47,11 @@ static void stats_period_close(evutil_socket_t fd, short what, void *arg)
         if (MCC_HAS(ops, on_period))
             ops->on_period(core->exporters[i].state, &st->last, st->last_s, st->last_end);
     }
+}
+
+void mcc_stats_period_end(mcc_stats *st)
+{
+    stats_period_close(-1, EV_TIMEOUT, st);
 }
 
 mcc_stats *mcc_stats_new(mcc_core *core, uint64_t period_ms)
@@ -106,6 +112,16 @@ void mcc_stats_sent(mcc_stats *st, uint64_t hit, uint64_t miss)
     st->lifetime.miss_bytes += miss;
     st->current.hit_bytes += hit;
     st->current.miss_bytes += miss;
+    /* counted here, as bytes leave, so that /metrics and /summary agree while responses run */
+    if (st->m_hit == NULL && st->core->metrics != NULL) {
+        static const char help[] = "Body bytes sent to clients, by where they came from";
+        st->m_hit = mcc_metrics_get(st->core->metrics, MCC_METRIC_COUNTER, "mcc_sent_bytes_total",
+                                    help, "source=\"hit\"", NULL, 0);
+        st->m_miss = mcc_metrics_get(st->core->metrics, MCC_METRIC_COUNTER, "mcc_sent_bytes_total",
+                                     help, "source=\"miss\"", NULL, 0);
+    }
+    mcc_metric_add(st->m_hit, (double)hit);
+    mcc_metric_add(st->m_miss, (double)miss);
 }
 
 void mcc_stats_get(const mcc_stats *st, mcc_traffic *lifetime, mcc_traffic *period,
@@ -205,18 +221,15 @@ static void stats_metrics(mcc_core *core, const mcc_request_record *rec)
     mcc_metric_add(mcc_metrics_get(core->metrics, MCC_METRIC_COUNTER, "mcc_requests_total",
                                    "Content requests answered", labels, NULL, 0),
                    1);
-    mcc_metric_add(mcc_metrics_get(core->metrics, MCC_METRIC_COUNTER, "mcc_sent_bytes_total",
-                                   "Body bytes sent to clients, by where they came from",
-                                   "source=\"hit\"", NULL, 0),
-                   (double)rec->hit_bytes);
-    mcc_metric_add(mcc_metrics_get(core->metrics, MCC_METRIC_COUNTER, "mcc_sent_bytes_total",
-                                   "Body bytes sent to clients, by where they came from",
-                                   "source=\"miss\"", NULL, 0),
-                   (double)rec->miss_bytes);
     mcc_metric_add(mcc_metrics_get(core->metrics, MCC_METRIC_HISTOGRAM,
                                    "mcc_request_duration_seconds",
                                    "Time from request to the last byte sent", "", NULL, 0),
                    (double)rec->duration_ms / 1000.0);
+    if (rec->upstream_ms > 0)
+        mcc_metric_add(mcc_metrics_get(
+                           core->metrics, MCC_METRIC_HISTOGRAM, "mcc_request_upstream_wait_seconds",
+                           "Time a request waited for an upstream's response headers", "", NULL, 0),
+                       (double)rec->upstream_ms / 1000.0);
 }
 
 void mcc_request_done(mcc_core *core, const mcc_request_record *rec)

@@ -18,6 +18,8 @@ void mcc_stats_free(mcc_stats *st);
 void mcc_stats_sent(mcc_stats *st, uint64_t hit, uint64_t miss);
 void mcc_stats_get(const mcc_stats *st, mcc_traffic *lifetime, mcc_traffic *period,
                    unsigned *period_s, int64_t *period_end);
+/* Closes the running period now, as its timer does (tests drive periods with it). */
+void mcc_stats_period_end(mcc_stats *st);
 
 /* One content request finished: counts it, writes the access log line, tells the exporters. */
 void mcc_request_done(mcc_core *core, const mcc_request_record *rec);

@@ -3,21 +3,47 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "disk.h"
 
 #define DISK_DEFAULT_ROOT "/var/cache/mcc"
 
+uint64_t disk_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The policy's name for KEY: a hash of the key, so that it stays the same when the object is
+ * stored again or the daemon restarts (ghost entries and frequency survive). A collision with
+ * another stored object takes the next seed. */
+uint64_t disk_obj_id(disk_state *st, const uint8_t key[MCC_KEY_LEN])
+{
+    for (uint64_t seed = 0;; seed++) {
+        uint64_t id = XXH3_64bits_withSeed(key, MCC_KEY_LEN, seed);
+        disk_obj *o;
+        if (id == 0)
+            continue;
+        HASH_FIND(hh_id, st->by_id, &id, sizeof(id), o);
+        if (o == NULL)
+            return id;
+    }
+}
+
 void disk_index_add(disk_state *st, disk_obj *o)
 {
     HASH_ADD(hh, st->by_key, key, MCC_KEY_LEN, o);
     HASH_ADD(hh_id, st->by_id, id, sizeof(o->id), o);
     o->linked = 1;
-    o->drive->used += o->length;
+    o->drive->used += o->charge;
     o->drive->objects++;
 }
 
@@ -27,10 +53,14 @@ void disk_index_unlink(disk_state *st, disk_obj *o, int remove_files)
 {
     char path[DISK_PATH_MAX];
 
+    if (st->scrub_obj == o) {
+        st->scrub_obj = o->hh.next;
+        st->scrub_slice = 0;
+    }
     HASH_DELETE(hh, st->by_key, o);
     HASH_DELETE(hh_id, st->by_id, o);
     o->linked = 0;
-    o->drive->used -= o->length;
+    o->drive->used -= o->charge;
     o->drive->objects--;
     if (st->policy != NULL && o->drive->evict != NULL)
         st->policy->evict_remove(o->drive->evict, o->id);
@@ -45,14 +75,215 @@ void disk_index_unlink(disk_state *st, disk_obj *o, int remove_files)
         disk_obj_free(o);
 }
 
+/* --- drive health ------------------------------------------------------------------------- */
+
+static void disk_drive_down(disk_state *st, disk_drive *d, const char *why)
+{
+    if (!d->up)
+        return;
+    d->up = 0;
+    d->scan_next = DISK_SUBDIRS; /* nothing of it is looked up until it is back */
+    d->scan_bytes = 0;
+    if (d->m_up != NULL)
+        st->host->metric_set(d->m_up, 0);
+    st->host->log(st->self, MCC_LOG_ERROR,
+                  "%s: drive out of service (%s): its objects count as missing until a probe "
+                  "finds it usable",
+                  d->path, why);
+    /* its objects leave the index but keep their files: they are found again when it is back */
+    disk_obj *o, *tmp;
+    HASH_ITER(hh, st->by_key, o, tmp)
+    {
+        if (o->drive == d)
+            disk_index_unlink(st, o, 0);
+    }
+}
+
+/* 1 when the drive's directory is still the one seen at start (same file system, same inode):
+ * a vanished mount or a directory renamed away fails this. */
+static int disk_drive_intact(const disk_drive *d)
+{
+    struct stat sb;
+    if (stat(d->path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return 0;
+    return (uint64_t)sb.st_dev == d->dev && (uint64_t)sb.st_ino == d->ino;
+}
+
+int disk_drive_error(disk_state *st, disk_drive *d, int err, const char *what)
+{
+    char why[256];
+    switch (err) {
+    case EIO:
+    case EROFS:
+    case ENODEV:
+    case ENXIO:
+    case ESTALE:
+    case ENOTCONN:
+    case EUCLEAN:
+        break;
+    case ENOENT:
+    case ENOTDIR:
+        /* a missing file is the object's problem, unless the drive itself went away */
+        if (disk_drive_intact(d))
+            return 0;
+        break;
+    default:
+        return 0;
+    }
+    if (strstr(what, strerror(err)) != NULL)
+        snprintf(why, sizeof(why), "%s", what);
+    else
+        snprintf(why, sizeof(why), "%s: %s", what, strerror(err));
+    disk_drive_down(st, d, why);
+    return 1;
+}
+
+/* Space the file system must have free again before a full drive stores again. */
+static uint64_t disk_drive_headroom(const struct statvfs *vfs)
+{
+    uint64_t total = (uint64_t)vfs->f_blocks * vfs->f_frsize;
+    uint64_t h = total / 16;
+    if (h < 64u * 1024u)
+        h = 64u * 1024u;
+    if (h > 16u * 1024u * 1024u)
+        h = 16u * 1024u * 1024u;
+    return h;
+}
+
+static int disk_can_evict(void *arg, uint64_t id);
+
+/* Evicts objects of D until about BYTES of charges are gone. */
+static void disk_drive_shed(disk_state *st, disk_drive *d, uint64_t bytes)
+{
+    uint64_t freed = 0, rounds = d->objects + 16;
+    while (freed < bytes && rounds-- > 0 && st->policy != NULL && d->evict != NULL) {
+        uint64_t id;
+        disk_obj *v;
+        if (st->policy->evict_victim(d->evict, disk_can_evict, st, &id) != MCC_OK)
+            return;
+        HASH_FIND(hh_id, st->by_id, &id, sizeof(id), v);
+        if (v == NULL || v->drive != d) {
+            st->policy->evict_remove(d->evict, id);
+            continue;
+        }
+        if (v->handles > 0)
+            return;
+        freed += v->charge;
+        disk_index_unlink(st, v, 1);
+        d->evictions++;
+    }
+}
+
+/* A write met ENOSPC: the file system holds less than the drive's configured size. Storing on
+ * the drive pauses (creates answer MCC_NOSPACE) until the probe sees room again; a few objects
+ * are evicted so that room comes back by itself when the cache filled the file system. */
+void disk_drive_nospace(disk_state *st, disk_drive *d)
+{
+    if (d->full)
+        return;
+    d->full = 1;
+    if (d->m_full != NULL)
+        st->host->metric_set(d->m_full, 1);
+    st->host->log(st->self, MCC_LOG_WARN,
+                  "%s: file system full (%llu bytes stored of a %llu size): storing paused",
+                  d->path, (unsigned long long)d->used, (unsigned long long)d->size);
+    struct statvfs vfs;
+    if (statvfs(d->path, &vfs) == 0)
+        disk_drive_shed(st, d, disk_drive_headroom(&vfs));
+}
+
+/* Writes, syncs and removes a small file: a read-only or failing drive cannot. */
+static int disk_drive_write_probe(const disk_drive *d, int *err)
+{
+    char path[DISK_PATH_MAX];
+    int n = snprintf(path, sizeof(path), "%s/%s", d->path, DISK_PROBE_NAME);
+    if (n < 0 || (size_t)n >= sizeof(path)) {
+        *err = ENAMETOOLONG;
+        return MCC_ERROR;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        *err = errno;
+        return MCC_ERROR;
+    }
+    int rc = MCC_OK;
+    if (write(fd, "p", 1) != 1 || fdatasync(fd) != 0) {
+        *err = errno;
+        rc = MCC_ERROR;
+    }
+    close(fd);
+    if (unlink(path) != 0 && rc == MCC_OK) {
+        *err = errno;
+        rc = MCC_ERROR;
+    }
+    return rc;
+}
+
+static void disk_scan_arm(disk_state *st);
+
+static void disk_drive_probe(disk_state *st, disk_drive *d, int health)
+{
+    if (health) {
+        int err = 0;
+        if (!disk_drive_intact(d)) {
+            if (d->up)
+                disk_drive_down(st, d, "its directory is gone or another file system is there");
+            return;
+        }
+        if (disk_drive_write_probe(d, &err) != MCC_OK && err != ENOSPC && err != EDQUOT) {
+            if (d->up) {
+                char why[256];
+                snprintf(why, sizeof(why), "probe write: %s", strerror(err));
+                disk_drive_down(st, d, why);
+            }
+            return;
+        }
+        if (!d->up) {
+            d->up = 1;
+            d->scan_next = 0;
+            d->scan_bytes = 0;
+            if (d->m_up != NULL)
+                st->host->metric_set(d->m_up, 1);
+            st->host->log(st->self, MCC_LOG_WARN, "%s: drive back in service", d->path);
+            disk_scan_arm(st);
+        }
+    }
+    struct statvfs vfs;
+    if (d->full && statvfs(d->path, &vfs) == 0 &&
+        (uint64_t)vfs.f_bavail * vfs.f_frsize >= disk_drive_headroom(&vfs)) {
+        d->full = 0;
+        if (d->m_full != NULL)
+            st->host->metric_set(d->m_full, 0);
+        st->host->log(st->self, MCC_LOG_WARN, "%s: file system has room again: storing resumes",
+                      d->path);
+    }
+}
+
+/* Every second: full drives are checked for room; every probe_interval: every drive's health. */
+static void disk_probe_tick(void *arg)
+{
+    disk_state *st = arg;
+    uint64_t now = disk_now_ms();
+    int health = now - st->last_probe_ms >= st->probe_interval;
+    if (health)
+        st->last_probe_ms = now;
+    for (unsigned i = 0; i < st->ndrives; i++)
+        disk_drive_probe(st, &st->drives[i], health);
+}
+
+/* --- placement and eviction --------------------------------------------------------------- */
+
 /* Weighted rendezvous hashing: each drive scores -size / ln(u) with u uniform in (0, 1) from the
- * key and the drive's seed; the highest wins. Adding a drive moves only the keys it now wins. */
+ * key and the drive's seed; the highest in service wins. Adding a drive moves only the keys it
+ * now wins; a drive out of service passes its keys to each key's next drive in that order. */
 static disk_drive *disk_pick(disk_state *st, const uint8_t key[MCC_KEY_LEN])
 {
-    disk_drive *best = &st->drives[0];
+    disk_drive *best = NULL;
     double best_score = -1.0;
     for (unsigned i = 0; i < st->ndrives; i++) {
         disk_drive *d = &st->drives[i];
+        if (!d->up)
+            continue;
         uint64_t h = XXH3_64bits_withSeed(key, MCC_KEY_LEN, d->seed);
         double u = ((double)(h >> 11) + 0.5) / 9007199254740992.0; /* 2^53 */
         double score = -(double)d->size / log(u);
@@ -72,12 +303,27 @@ static int disk_can_evict(void *arg, uint64_t id)
     return o != NULL && o->handles == 0;
 }
 
+/* What the unscanned part of a drive probably holds: keys spread evenly over the folders, so
+ * the folders scanned so far tell. Reserved while the background scan runs. */
+static uint64_t disk_unscanned_estimate(const disk_drive *d)
+{
+    if (d->scan_next >= DISK_SUBDIRS)
+        return 0;
+    if (d->scan_next == 0)
+        return d->size; /* nothing known yet: no room */
+    return d->scan_bytes / d->scan_next * (DISK_SUBDIRS - d->scan_next);
+}
+
 /* Evicts from drive D until NEED more bytes fit. MCC_OK or MCC_NOSPACE. */
 static int disk_make_room(disk_state *st, disk_drive *d, uint64_t need)
 {
+    uint64_t reserve = disk_unscanned_estimate(d);
+    if (need > d->size || reserve > d->size - need)
+        return MCC_NOSPACE;
+    uint64_t limit = d->size - need - reserve;
     /* each round removes one object (or one stale id from the policy): bounded */
     uint64_t rounds = d->objects + 16;
-    while (d->used + need > d->size) {
+    while (d->used > limit) {
         uint64_t id;
         disk_obj *v;
         if (st->policy == NULL || d->evict == NULL || rounds-- == 0)
@@ -96,9 +342,21 @@ static int disk_make_room(disk_state *st, disk_drive *d, uint64_t need)
         st->host->log(st->self, MCC_LOG_DEBUG, "%s: evicting %s (%llu bytes)", d->path, hex,
                       (unsigned long long)v->length);
         disk_index_unlink(st, v, 1);
+        d->evictions++;
     }
     return MCC_OK;
 }
+
+/* Grows D's usage by EXTRA bytes, evicting first. MCC_OK or MCC_NOSPACE. */
+int disk_drive_reserve(disk_state *st, disk_drive *d, uint64_t extra)
+{
+    if (disk_make_room(st, d, extra) != MCC_OK)
+        return MCC_NOSPACE;
+    d->used += extra;
+    return MCC_OK;
+}
+
+/* --- handles ------------------------------------------------------------------------------ */
 
 static mcc_object *disk_handle_new(disk_obj *o)
 {
@@ -116,102 +374,102 @@ void disk_handle_close(mcc_object *h)
         return;
     disk_obj *o = h->o;
     free(h);
-    if (--o->handles > 0)
-        return;
-    if (o->linked)
-        disk_obj_unload(o);
-    else
-        disk_obj_free(o);
+    disk_obj_release(o);
 }
 
 int disk_open(void *state, const uint8_t key[MCC_KEY_LEN], mcc_object **obj)
 {
     disk_state *st = state;
     disk_obj *o;
-    mcc_err err;
+    mcc_err err = {{0}};
 
     HASH_FIND(hh, st->by_key, key, MCC_KEY_LEN, o);
     if (o == NULL)
+        o = disk_scan_lookup(st, key); /* its folder may not be scanned yet */
+    if (o == NULL)
         return MCC_NOTFOUND;
-    if (o->handles == 0 && disk_meta_load(o, &err) != MCC_OK) {
-        st->host->log(st->self, MCC_LOG_WARN, "%s: dropped", err.msg);
-        disk_index_unlink(st, o, 1);
+    if (disk_obj_acquire(o, &err) != MCC_OK) {
+        int e = errno;
+        if (!disk_drive_error(st, o->drive, e, err.msg)) {
+            st->host->log(st->self, MCC_LOG_WARN, "%s: dropped", err.msg);
+            disk_index_unlink(st, o, 1);
+        }
         return MCC_NOTFOUND;
     }
     mcc_object *h = disk_handle_new(o);
+    o->handles--; /* the handle took over the reference acquire counted */
     if (h == NULL) {
-        if (o->handles == 0)
-            disk_obj_unload(o);
+        o->handles++;
+        disk_obj_release(o);
         return MCC_ERROR;
     }
+    /* one access per open: reads through the handle are the same use, not more of them */
     if (st->policy != NULL && o->drive->evict != NULL)
         st->policy->evict_access(o->drive->evict, o->id);
     *obj = h;
     return MCC_OK;
 }
 
+/* Makes <drive>/<hh>/; the drive itself is never made again after start: a missing drive
+ * directory is a vanished mount, and writing under it would fill the file system beneath. */
 static int disk_subdir(const disk_drive *d, const uint8_t key[MCC_KEY_LEN], mcc_err *err)
 {
     char dir[DISK_PATH_MAX];
     char hex[DISK_HEX_LEN + 1];
     disk_key_hex(key, hex);
     int n = snprintf(dir, sizeof(dir), "%s/%.2s", d->path, hex);
-    if (n < 0 || (size_t)n >= sizeof(dir))
+    if (n < 0 || (size_t)n >= sizeof(dir)) {
+        errno = ENAMETOOLONG;
         return mcc_err_set(err, "%s: path too long", d->path);
+    }
     if (mkdir(dir, 0750) == 0 || errno == EEXIST)
         return MCC_OK;
-    return disk_mkdirs(dir, err); /* the drive itself went away: make it again */
+    return mcc_err_set(err, "%s: mkdir: %s", dir, strerror(errno));
 }
 
-int disk_create(void *state, const uint8_t key[MCC_KEY_LEN], uint64_t length, uint32_t slice_size,
-                const void *meta, size_t meta_len, mcc_object **obj)
+/* Creates the object's files on D. MCC_OK, MCC_NOSPACE, MCC_ERROR, or MCC_AGAIN when D failed
+ * (it is out of service now: the caller tries the next drive). */
+static int disk_create_on(disk_state *st, disk_drive *d, const uint8_t key[MCC_KEY_LEN],
+                          uint64_t length, uint32_t slice_size, const void *meta, size_t meta_len,
+                          uint64_t charge, mcc_object **obj)
 {
-    disk_state *st = state;
     char data[DISK_PATH_MAX];
     mcc_err err = {{0}};
-    disk_obj *o;
-    int rc;
+    int rc = MCC_ERROR, e = 0;
 
-    if (!st->started || slice_size == 0 || meta_len > DISK_META_MAX ||
-        (meta == NULL && meta_len > 0))
-        return MCC_ERROR;
-    HASH_FIND(hh, st->by_key, key, MCC_KEY_LEN, o);
-    if (o != NULL)
-        disk_index_unlink(st, o, 1); /* replaced: its open handles keep the old bytes */
-    disk_drive *d = disk_pick(st, key);
-    if (length > st->max_object || length > d->size)
-        return MCC_NOSPACE;
-    rc = disk_make_room(st, d, length);
-    if (rc != MCC_OK)
-        return rc;
-
-    o = disk_obj_new(st, key, d);
+    disk_obj *o = disk_obj_new(st, key, d);
     if (o == NULL)
         return MCC_ERROR;
     o->length = length;
     o->slice_size = slice_size;
     o->nslices = length / slice_size + (length % slice_size != 0);
+    o->charge = charge;
+    o->mtime = (int64_t)time(NULL);
     o->meta = malloc(meta_len > 0 ? meta_len : 1);
     o->meta_len = meta_len;
-    rc = MCC_ERROR;
     if (o->meta == NULL || disk_obj_alloc_slices(o) != MCC_OK)
         goto fail;
     if (meta_len > 0)
         memcpy(o->meta, meta, meta_len);
     o->loaded = 1;
-    if (disk_subdir(d, key, &err) != MCC_OK)
+    if (disk_subdir(d, key, &err) != MCC_OK) {
+        e = errno;
         goto fail;
+    }
     /* the .meta (no slice present) gets its name before any data byte is written */
     rc = disk_meta_write(o, &err);
-    if (rc != MCC_OK)
+    if (rc != MCC_OK) {
+        e = errno;
         goto fail;
+    }
     rc = MCC_ERROR;
     if (disk_path(data, sizeof(data), d, key, ".data") != MCC_OK)
         goto fail_files;
     o->data_fd = open(data, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (o->data_fd < 0 || ftruncate(o->data_fd, (off_t)length) != 0) {
-        rc = errno == ENOSPC ? MCC_NOSPACE : MCC_ERROR;
-        mcc_err_set(&err, "%s: %s", data, strerror(errno));
+        e = errno;
+        rc = e == ENOSPC || e == EDQUOT ? MCC_NOSPACE : MCC_ERROR;
+        mcc_err_set(&err, "%s: %s", data, strerror(e));
         goto fail_files;
     }
     mcc_object *h = disk_handle_new(o);
@@ -219,7 +477,8 @@ int disk_create(void *state, const uint8_t key[MCC_KEY_LEN], uint64_t length, ui
         goto fail_files;
     disk_index_add(st, o);
     if (st->policy != NULL && d->evict != NULL)
-        st->policy->evict_insert(d->evict, o->id, length);
+        st->policy->evict_insert(d->evict, o->id, charge);
+    o->tracked = 1;
     *obj = h;
     return MCC_OK;
 
@@ -229,10 +488,49 @@ fail_files:
     if (disk_path(data, sizeof(data), d, key, ".data") == MCC_OK)
         unlink(data);
 fail:
+    disk_obj_free(o);
+    if (e == ENOSPC || e == EDQUOT) {
+        disk_drive_nospace(st, d);
+        return MCC_NOSPACE;
+    }
+    if (e != 0 && disk_drive_error(st, d, e, err.msg))
+        return MCC_AGAIN;
     if (err.msg[0] != '\0')
         st->host->log(st->self, MCC_LOG_ERROR, "create: %s", err.msg);
-    disk_obj_free(o);
-    return rc;
+    return rc == MCC_NOSPACE ? MCC_NOSPACE : MCC_ERROR;
+}
+
+int disk_create(void *state, const uint8_t key[MCC_KEY_LEN], uint64_t length, uint32_t slice_size,
+                const void *meta, size_t meta_len, mcc_object **obj)
+{
+    disk_state *st = state;
+    disk_obj *o;
+
+    if (!st->started || slice_size == 0 || meta_len > DISK_META_MAX ||
+        (meta == NULL && meta_len > 0))
+        return MCC_ERROR;
+    HASH_FIND(hh, st->by_key, key, MCC_KEY_LEN, o);
+    if (o != NULL)
+        disk_index_unlink(st, o, 1); /* replaced: its open handles keep the old bytes */
+    if (st->admit != NULL && st->admit->admit(st->admit_state, key, length, 1) == MCC_DECLINED)
+        return MCC_DECLINED;
+    if (length > st->max_object)
+        return MCC_NOSPACE;
+    uint64_t nslices = length / slice_size + (length % slice_size != 0);
+    uint64_t charge = disk_obj_charge(length, nslices, meta_len);
+    /* a drive that fails under us is out of service afterwards: the next pick is another */
+    for (unsigned attempt = 0; attempt <= st->ndrives; attempt++) {
+        disk_drive *d = disk_pick(st, key);
+        if (d == NULL || d->full)
+            return MCC_NOSPACE;
+        int rc = disk_make_room(st, d, charge);
+        if (rc != MCC_OK)
+            return rc;
+        rc = disk_create_on(st, d, key, length, slice_size, meta, meta_len, charge, obj);
+        if (rc != MCC_AGAIN)
+            return rc;
+    }
+    return MCC_NOSPACE;
 }
 
 int disk_remove(void *state, const uint8_t key[MCC_KEY_LEN])
@@ -240,6 +538,8 @@ int disk_remove(void *state, const uint8_t key[MCC_KEY_LEN])
     disk_state *st = state;
     disk_obj *o;
     HASH_FIND(hh, st->by_key, key, MCC_KEY_LEN, o);
+    if (o == NULL)
+        o = disk_scan_lookup(st, key);
     if (o == NULL)
         return MCC_NOTFOUND;
     disk_index_unlink(st, o, 1);
@@ -252,7 +552,7 @@ void disk_usage(void *state, uint64_t *used, uint64_t *capacity, uint64_t *objec
     uint64_t u = 0, c = 0, n = 0;
     for (unsigned i = 0; i < st->ndrives; i++) {
         u += st->drives[i].used;
-        c += st->drives[i].size;
+        c += st->drives[i].up ? st->drives[i].size : 0;
         n += st->drives[i].objects;
     }
     if (used != NULL)
@@ -261,6 +561,66 @@ void disk_usage(void *state, uint64_t *used, uint64_t *capacity, uint64_t *objec
         *capacity = c;
     if (objects != NULL)
         *objects = n;
+}
+
+/* The reports helper's drive listing (mcc_storage_ops.drives). */
+int disk_drives(void *state, unsigned i, mcc_drive_info *out)
+{
+    disk_state *st = state;
+    if (i >= st->ndrives)
+        return MCC_NOTFOUND;
+    const disk_drive *d = &st->drives[i];
+    memset(out, 0, sizeof(*out));
+    snprintf(out->name, sizeof(out->name), "%s", d->path);
+    out->used = d->used;
+    out->capacity = d->size;
+    out->objects = d->objects;
+    out->evictions = d->evictions;
+    out->writable = d->up && !d->full;
+    return MCC_OK;
+}
+
+/* --- scrub -------------------------------------------------------------------------------- */
+
+/* Reads stored slices at scrub_rate, a few every tick, in index order round and round: a slice
+ * whose bytes no longer match its checksum is dropped (and fetched again when asked for). */
+static void disk_scrub_tick(void *arg)
+{
+    disk_state *st = arg;
+    uint64_t per_tick = st->scrub_rate * DISK_SCRUB_TICK_MS / 1000u;
+    int wrapped = 0;
+    /* unspent budget carries over one tick, no more: the rate stays a bound */
+    st->scrub_budget += per_tick > 0 ? per_tick : 1;
+    if (st->scrub_budget > 2 * per_tick + 1)
+        st->scrub_budget = 2 * per_tick + 1;
+    for (unsigned objects = 0; st->scrub_budget > 0 && objects < 4096; objects++) {
+        disk_obj *o = st->scrub_obj;
+        mcc_err err = {{0}};
+        if (o == NULL) {
+            if (wrapped || st->by_key == NULL)
+                break; /* a round ends: the next one starts next tick */
+            wrapped = 1;
+            o = st->scrub_obj = st->by_key;
+            st->scrub_slice = 0;
+        }
+        if (disk_obj_acquire(o, &err) != MCC_OK) {
+            int e = errno;
+            if (!disk_drive_error(st, o->drive, e, err.msg)) {
+                st->host->log(st->self, MCC_LOG_WARN, "scrub: %s: dropped", err.msg);
+                disk_index_unlink(st, o, 1);
+            }
+            continue; /* unlinking moved the scrub on */
+        }
+        while (st->scrub_slice < o->nslices && st->scrub_budget > 0) {
+            uint64_t n = disk_obj_scrub(o, st->scrub_slice++, NULL);
+            st->scrub_budget -= n < st->scrub_budget ? n : st->scrub_budget;
+        }
+        if (st->scrub_obj == o && st->scrub_slice >= o->nslices) {
+            st->scrub_obj = o->hh.next;
+            st->scrub_slice = 0;
+        }
+        disk_obj_release(o);
+    }
 }
 
 /* --- config and lifecycle ------------------------------------------------------------------ */
@@ -296,6 +656,23 @@ static int disk_conf_drive(disk_state *st, const mcc_conf *node, const char *roo
     d->size = size;
     d->seed = XXH3_64bits(buf, (size_t)n);
     st->ndrives++;
+
+    /* the label is the path, quotes and backslashes escaped as Prometheus wants */
+    char label[2 * DISK_PATH_MAX + 16];
+    size_t k = (size_t)snprintf(label, sizeof(label), "drive=\"");
+    for (const char *p = buf; *p != '\0' && k + 4 < sizeof(label); p++) {
+        if (*p == '"' || *p == '\\')
+            label[k++] = '\\';
+        label[k++] = *p;
+    }
+    label[k++] = '"';
+    label[k] = '\0';
+    d->m_up = host->metric(st->self, MCC_METRIC_GAUGE, "mcc_storage_drive_up",
+                           "1 while the drive is in service, 0 while it is out after a failure",
+                           label, NULL, 0);
+    d->m_full = host->metric(st->self, MCC_METRIC_GAUGE, "mcc_storage_full",
+                             "1 while the drive's file system is full (storing there paused)",
+                             label, NULL, 0);
     return MCC_OK;
 }
 
@@ -325,7 +702,23 @@ static int disk_conf(disk_state *st, const mcc_conf *conf, mcc_err *err)
     st->eviction = strdup(eviction);
     if (st->eviction == NULL)
         return mcc_err_set(err, "out of memory");
+    const char *admission = NULL;
+    if (host->conf_str(conf, "admission", "", &admission, err) != MCC_OK)
+        return MCC_ERROR;
+    if (admission != NULL && admission[0] != '\0') {
+        st->admission = strdup(admission);
+        if (st->admission == NULL)
+            return mcc_err_set(err, "out of memory");
+    }
     if (host->conf_bool(conf, "fsync", 0, &st->fsync, err) != MCC_OK)
+        return MCC_ERROR;
+    if (host->conf_size(conf, "scrub_rate", 8u * 1024u * 1024u, &st->scrub_rate, err) != MCC_OK)
+        return MCC_ERROR;
+    if (host->conf_duration(conf, "probe_interval", 10000, &st->probe_interval, err) != MCC_OK)
+        return MCC_ERROR;
+    if (st->probe_interval < 100)
+        return host->conf_error(conf, "probe_interval", err, "a duration of at least 100ms");
+    if (host->conf_duration(conf, "scan_sync", DISK_SCAN_SYNC_MS, &st->scan_sync_ms, err) != MCC_OK)
         return MCC_ERROR;
     if (host->conf_size(conf, "max_object", UINT64_MAX, &st->max_object, err) != MCC_OK)
         return MCC_ERROR;
@@ -378,30 +771,7 @@ fail:
     return MCC_ERROR;
 }
 
-static int disk_obj_older(const void *a, const void *b)
-{
-    const disk_obj *x = *(disk_obj *const *)a, *y = *(disk_obj *const *)b;
-    if (x->mtime != y->mtime)
-        return x->mtime < y->mtime ? -1 : 1;
-    return x->id < y->id ? -1 : (x->id > y->id);
-}
-
-/* Tells the policy of every object found at start-up, least recently written first, so that the
- * policy starts from a recency close to the one before the restart. */
-static int disk_policy_fill(disk_state *st)
-{
-    size_t n = HASH_CNT(hh, st->by_key), i = 0;
-    disk_obj **all = calloc(n > 0 ? n : 1, sizeof(*all));
-    if (all == NULL)
-        return MCC_ERROR;
-    for (disk_obj *o = st->by_key; o != NULL; o = o->hh.next)
-        all[i++] = o;
-    qsort(all, n, sizeof(*all), disk_obj_older);
-    for (i = 0; i < n; i++)
-        st->policy->evict_insert(all[i]->drive->evict, all[i]->id, all[i]->length);
-    free(all);
-    return MCC_OK;
-}
+static void disk_stop(void *state);
 
 static void disk_policy_release(disk_state *st)
 {
@@ -412,13 +782,41 @@ static void disk_policy_release(disk_state *st)
     }
     st->policy = NULL;
     st->policy_state = NULL;
+    st->admit = NULL;
+    st->admit_state = NULL;
 }
 
-static int disk_start(void *state, void *event_base, mcc_err *err)
+static void disk_scan_tick(void *arg)
 {
-    disk_state *st = state;
-    const mcc_policy_ops *p = st->host->policy(st->self, st->eviction, &st->policy_state);
+    disk_state *st = arg;
+    uint64_t deadline = disk_now_ms() + DISK_SCAN_STEP_MS;
+    int more = 0;
+    st->scan_armed = 0;
+    for (unsigned i = 0; i < st->ndrives; i++) {
+        disk_drive *d = &st->drives[i];
+        if (d->up && d->scan_next < DISK_SUBDIRS) {
+            uint64_t now = disk_now_ms();
+            disk_scan_step(st, d, now < deadline ? deadline - now : 1);
+            more |= d->scan_next < DISK_SUBDIRS;
+        }
+    }
+    disk_policy_fill(st);
+    if (more)
+        disk_scan_arm(st);
+}
 
+static void disk_scan_arm(disk_state *st)
+{
+    if (st->scan_armed || st->scan_timer == NULL)
+        return;
+    /* 1 ms: the loop serves what is waiting between two steps */
+    if (st->host->timer_arm(st->scan_timer, 1, 0) == MCC_OK)
+        st->scan_armed = 1;
+}
+
+static int disk_policies_bind(disk_state *st, mcc_err *err)
+{
+    const mcc_policy_ops *p = st->host->policy(st->self, st->eviction, &st->policy_state);
     if (p == NULL)
         return mcc_err_set(err, "eviction: no policy instance named \"%s\"", st->eviction);
     if (p->type != MCC_POLICY_EVICTION || !MCC_HAS(p, evict_new) || !MCC_HAS(p, evict_free) ||
@@ -426,30 +824,77 @@ static int disk_start(void *state, void *event_base, mcc_err *err)
         !MCC_HAS(p, evict_victim))
         return mcc_err_set(err, "eviction: policy \"%s\" is not an eviction policy", st->eviction);
     st->policy = p;
+    if (st->admission != NULL) {
+        const mcc_policy_ops *a = st->host->policy(st->self, st->admission, &st->admit_state);
+        if (a == NULL)
+            return mcc_err_set(err, "admission: no policy instance named \"%s\"", st->admission);
+        if (a->type != MCC_POLICY_ADMISSION || !MCC_HAS(a, admit))
+            return mcc_err_set(err, "admission: policy \"%s\" is not an admission policy",
+                               st->admission);
+        st->admit = a;
+    }
+    return MCC_OK;
+}
+
+static int disk_start(void *state, void *event_base, mcc_err *err)
+{
+    disk_state *st = state;
+    const mcc_host *host = st->host;
+
+    if (disk_policies_bind(st, err) != MCC_OK)
+        goto fail;
     for (unsigned i = 0; i < st->ndrives; i++) {
-        st->drives[i].evict = p->evict_new(st->policy_state, st->drives[i].size);
+        st->drives[i].evict = st->policy->evict_new(st->policy_state, st->drives[i].size);
         if (st->drives[i].evict == NULL) {
             mcc_err_set(err, "eviction: policy \"%s\" made no set", st->eviction);
             goto fail;
         }
     }
-    if (disk_index_scan(st, err) != MCC_OK)
-        goto fail;
-    if (disk_policy_fill(st) != MCC_OK) {
-        mcc_err_set(err, "out of memory");
+    st->probe_timer = host->timer_new(st->self, disk_probe_tick, st);
+    st->scan_timer = host->timer_new(st->self, disk_scan_tick, st);
+    if (st->probe_timer == NULL || st->scan_timer == NULL ||
+        host->timer_arm(st->probe_timer,
+                        st->probe_interval < DISK_FULL_POLL_MS ? st->probe_interval
+                                                               : DISK_FULL_POLL_MS,
+                        1) != MCC_OK) {
+        mcc_err_set(err, "cannot arm timers");
         goto fail;
     }
-    st->started = 1;
-    /* a drive configured smaller than before sheds objects now */
+    if (st->scrub_rate > 0) {
+        st->scrub_timer = host->timer_new(st->self, disk_scrub_tick, st);
+        if (st->scrub_timer == NULL ||
+            host->timer_arm(st->scrub_timer, DISK_SCRUB_TICK_MS, 1) != MCC_OK) {
+            mcc_err_set(err, "cannot arm the scrub timer");
+            goto fail;
+        }
+    }
+    /* a drive that cannot be used now is out of service, not fatal: the probe retries it */
+    unsigned usable = 0;
     for (unsigned i = 0; i < st->ndrives; i++) {
-        disk_drive *d = &st->drives[i];
-        if (d->used > d->size && disk_make_room(st, d, 0) != MCC_OK)
-            st->host->log(st->self, MCC_LOG_WARN, "%s: %llu bytes stored over a %llu size", d->path,
-                          (unsigned long long)d->used, (unsigned long long)d->size);
+        mcc_err derr = {{0}};
+        if (disk_scan_begin(st, &st->drives[i], &derr) == MCC_OK)
+            usable++;
+        else
+            host->log(st->self, MCC_LOG_ERROR, "%s: drive out of service: %s", st->drives[i].path,
+                      derr.msg);
     }
+    if (usable == 0)
+        host->log(st->self, MCC_LOG_ERROR, "no drive is usable: serving without storing");
+    /* most caches are indexed here; a large one goes on in the background, and a key asked
+     * for meanwhile is looked up in its folder directly */
+    uint64_t deadline = disk_now_ms() + st->scan_sync_ms;
+    for (unsigned i = 0; i < st->ndrives; i++) {
+        uint64_t now = disk_now_ms();
+        if (st->drives[i].up && now < deadline)
+            disk_scan_step(st, &st->drives[i], deadline - now);
+    }
+    disk_policy_fill(st);
+    st->last_probe_ms = disk_now_ms();
+    st->started = 1;
+    disk_scan_arm(st);
     return MCC_OK;
 fail:
-    disk_policy_release(st);
+    disk_stop(st);
     return MCC_ERROR;
 }
 
@@ -457,6 +902,14 @@ static void disk_stop(void *state)
 {
     disk_state *st = state;
     st->started = 0;
+    if (st->probe_timer != NULL)
+        st->host->timer_free(st->probe_timer);
+    if (st->scan_timer != NULL)
+        st->host->timer_free(st->scan_timer);
+    if (st->scrub_timer != NULL)
+        st->host->timer_free(st->scrub_timer);
+    st->probe_timer = st->scan_timer = st->scrub_timer = NULL;
+    st->scan_armed = 0;
     disk_policy_release(st);
 }
 
@@ -477,6 +930,8 @@ static void disk_destroy(void *state)
     for (unsigned i = 0; i < st->ndrives; i++)
         free(st->drives[i].path);
     free(st->eviction);
+    free(st->admission);
+    free(st->pending);
     free(st->scratch);
     free(st);
 }
@@ -496,6 +951,7 @@ static const mcc_storage_ops disk_storage_ops = {
     .verify = disk_obj_verify,
     .remove = disk_remove,
     .usage = disk_usage,
+    .drives = disk_drives,
 };
 
 static const mcc_plugin disk_plugin = {

@@ -16,6 +16,13 @@
 #define DISK_PATH_MAX 4096
 #define DISK_SCRATCH_LEN (64u * 1024u)
 #define DISK_META_MAX (16u * 1024u * 1024u) /* a sanity bound on the daemon's blob */
+#define DISK_BLOCK 4096u                    /* usage is charged in file-system blocks */
+#define DISK_SUBDIRS 256u                   /* <drive>/<00..ff>/: the key's first byte */
+#define DISK_SCAN_SYNC_MS 300u  /* start-up scan time before the rest goes to the background */
+#define DISK_SCAN_STEP_MS 20u   /* background scan work per loop turn */
+#define DISK_SCRUB_TICK_MS 250u /* the scrub wakes up this often, reading rate/4 bytes */
+#define DISK_FULL_POLL_MS 1000u /* how often a full drive is checked for space again */
+#define DISK_PROBE_NAME ".mcc-probe"
 
 /* On-disk format (all integers little-endian), see format.c */
 #define DISK_MAGIC "MCCOBJ1" /* 8 bytes with its NUL */
@@ -30,10 +37,25 @@
 typedef struct disk_drive {
     char *path;    /* absolute directory */
     uint64_t size; /* configured capacity in bytes */
-    uint64_t used; /* sum of reserved lengths of indexed objects */
+    uint64_t used; /* sum of the charges (blocks of both files) of indexed objects */
     uint64_t objects;
-    uint64_t seed; /* rendezvous hash seed, from the path */
+    uint64_t evictions; /* objects evicted to make room, since start (reports) */
+    uint64_t seed;      /* rendezvous hash seed, from the path */
     mcc_evict_set *evict;
+
+    /* health: a drive that fails is out of service (its objects count as missing) until a
+     * probe finds it writable again, on the same file system as at start */
+    int up;
+    int full;     /* a write met ENOSPC; cleared when the file system has room again */
+    uint64_t dev; /* st_dev and st_ino of the directory when it was first seen */
+    uint64_t ino;
+    mcc_metric *m_up; /* mcc_storage_drive_up{drive} */
+    mcc_metric *m_full;
+
+    /* scan: subfolders below scan_next are indexed; the rest are read in the background,
+     * and a key asked for meanwhile is looked up in its folder directly */
+    unsigned scan_next;  /* 0..DISK_SUBDIRS */
+    uint64_t scan_bytes; /* charges the scan found, to estimate what is still unscanned */
 } disk_drive;
 
 /* The decoded fixed header of a .meta file. */
@@ -65,12 +87,16 @@ typedef struct disk_obj {
     disk_drive *drive;
     uint64_t length;
     uint64_t nslices;
+    uint64_t charge; /* bytes reserved on the drive: both files in whole blocks */
     uint32_t slice_size;
-    int64_t mtime; /* start-up scan only: orders the policy's initial recency */
+    int64_t mtime; /* last write before start-up (or creation): orders the policy's recency */
 
     unsigned handles;
-    int linked; /* in the index; its file names belong to it */
-    int loaded; /* blob and slice table read from disk (or created here) */
+    uint8_t linked;       /* in the index; its file names belong to it */
+    uint8_t loaded;       /* blob and slice table in memory (read from disk or created here) */
+    uint8_t verified_all; /* every present slice was checked in this process (tables freed) */
+    uint8_t pinned;       /* tables must stay: memory knows better than the records on disk */
+    uint8_t tracked;      /* the eviction policy knows it */
     int data_fd;
     int meta_fd;
     uint64_t rec_base; /* offset of slice record 0 in the file meta_fd refers to */
@@ -94,14 +120,31 @@ typedef struct disk_state {
     const mcc_host *host;
     mcc_instance *self;
     char *eviction;
+    char *admission; /* NULL: every object is admitted */
     int fsync;
     uint64_t max_object;
+    uint64_t scrub_rate;     /* bytes per second, 0 off */
+    uint64_t probe_interval; /* ms */
+    uint64_t scan_sync_ms;   /* start-up scan time before the rest goes to the background */
     disk_drive drives[DISK_MAX_DRIVES];
     unsigned ndrives;
 
     const mcc_policy_ops *policy;
     void *policy_state;
+    const mcc_policy_ops *admit;
+    void *admit_state;
     int started;
+
+    mcc_timer *probe_timer;
+    mcc_timer *scan_timer;
+    mcc_timer *scrub_timer;
+    int scan_armed;
+    uint64_t last_probe_ms;
+    uint8_t (*pending)[MCC_KEY_LEN]; /* keys the scan found, not yet told to the policy */
+    size_t npending, pending_cap;
+    struct disk_obj *scrub_obj; /* the next object the scrub reads (in by_key order) */
+    uint64_t scrub_slice;
+    uint64_t scrub_budget;
 
     disk_obj *by_key;
     disk_obj *by_id;
@@ -125,8 +168,11 @@ int disk_pread_full(int fd, void *buf, size_t len, uint64_t off);
 int disk_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 int disk_mkdirs(const char *path, mcc_err *err);
 
-/* index.c: the start-up scan of the drives */
-int disk_index_scan(disk_state *st, mcc_err *err);
+/* index.c: the scan of the drives (at start and when a drive comes back) */
+int disk_scan_begin(disk_state *st, disk_drive *d, mcc_err *err);
+int disk_scan_step(disk_state *st, disk_drive *d, uint64_t budget_ms);
+disk_obj *disk_scan_lookup(disk_state *st, const uint8_t key[MCC_KEY_LEN]);
+uint64_t disk_now_ms(void);
 
 /* object.c: one object's slices, through its handles */
 disk_obj *disk_obj_new(disk_state *st, const uint8_t key[MCC_KEY_LEN], disk_drive *d);
@@ -141,8 +187,18 @@ int disk_obj_commit(mcc_object *h, uint64_t idx);
 int disk_obj_read(mcc_object *h, uint64_t off, void *buf, size_t len);
 int disk_obj_read_fd(mcc_object *h, uint64_t off, int *fd, uint64_t *fd_off);
 int disk_obj_verify(mcc_object *h, uint64_t idx);
+int disk_obj_acquire(disk_obj *o, mcc_err *err);
+void disk_obj_release(disk_obj *o);
+uint64_t disk_obj_charge(uint64_t length, uint64_t nslices, uint64_t meta_len);
+uint64_t disk_obj_scrub(disk_obj *o, uint64_t idx, int *sound);
+void disk_policy_fill(disk_state *st);
 
-/* disk.c: the index, placement and eviction */
+/* disk.c: the index, placement and eviction; drive health (errno says whether an error was
+ * the drive's fault: then it is taken out of service and 1 is returned) */
+int disk_drive_error(disk_state *st, disk_drive *d, int err, const char *what);
+void disk_drive_nospace(disk_state *st, disk_drive *d);
+int disk_drive_reserve(disk_state *st, disk_drive *d, uint64_t extra);
+uint64_t disk_obj_id(disk_state *st, const uint8_t key[MCC_KEY_LEN]);
 void disk_index_add(disk_state *st, disk_obj *o);
 void disk_index_unlink(disk_state *st, disk_obj *o, int remove_files);
 int disk_open(void *state, const uint8_t key[MCC_KEY_LEN], mcc_object **obj);
@@ -150,6 +206,7 @@ int disk_create(void *state, const uint8_t key[MCC_KEY_LEN], uint64_t length, ui
                 const void *meta, size_t meta_len, mcc_object **obj);
 int disk_remove(void *state, const uint8_t key[MCC_KEY_LEN]);
 void disk_usage(void *state, uint64_t *used, uint64_t *capacity, uint64_t *objects);
+int disk_drives(void *state, unsigned i, mcc_drive_info *out);
 void disk_handle_close(mcc_object *h);
 
 #endif

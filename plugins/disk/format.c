@@ -234,7 +234,7 @@ int disk_meta_write(disk_obj *o, mcc_err *err)
     char path[DISK_PATH_MAX], tmp[DISK_PATH_MAX];
     uint8_t hdr[DISK_HEADER_LEN];
     int fd = -1;
-    int rc = MCC_ERROR;
+    int rc = MCC_ERROR, e;
 
     if (disk_path(path, sizeof(path), o->drive, o->key, ".meta") != MCC_OK ||
         disk_path(tmp, sizeof(tmp), o->drive, o->key, ".meta.tmp") != MCC_OK)
@@ -286,10 +286,14 @@ int disk_meta_write(disk_obj *o, mcc_err *err)
     return MCC_OK;
 
 fail_unlink:
+    e = errno;
     unlink(tmp);
+    errno = e;
 fail:
+    e = errno;
     if (fd >= 0)
         close(fd);
+    errno = e;
     return rc;
 }
 
@@ -342,7 +346,8 @@ static int fmt_meta_read_body(disk_obj *o, const char *path, mcc_err *err)
         for (uint64_t j = 0; j < n; j++) {
             o->flags[i + j] = 0;
             if (disk_record_decode(recs + j * DISK_RECORD_LEN, i + j, &o->sums[i + j])) {
-                o->flags[i + j] = DISK_SLICE_PRESENT;
+                /* checked before its tables were freed, and nothing wrote it since */
+                o->flags[i + j] = DISK_SLICE_PRESENT | (o->verified_all ? DISK_SLICE_VERIFIED : 0);
                 o->present++;
             }
         }
@@ -374,10 +379,16 @@ int disk_meta_load(disk_obj *o, mcc_err *err)
     }
     if (o->loaded)
         return MCC_OK; /* the in-memory slice table is authoritative in this process */
-    if (fmt_meta_read_body(o, path, err) != MCC_OK)
+    if (fmt_meta_read_body(o, path, err) != MCC_OK) {
+        /* damage (or a short read) is the object's problem, not a sign of a failing drive */
+        if (errno != EIO)
+            errno = EBADMSG;
         goto fail;
+    }
     return MCC_OK;
-fail:
+fail:;
+    int e = errno;
     disk_obj_unload(o);
+    errno = e;
     return MCC_ERROR;
 }

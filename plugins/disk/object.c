@@ -16,7 +16,7 @@ disk_obj *disk_obj_new(disk_state *st, const uint8_t key[MCC_KEY_LEN], disk_driv
     memcpy(o->key, key, MCC_KEY_LEN);
     o->st = st;
     o->drive = d;
-    o->id = ++st->next_id;
+    o->id = disk_obj_id(st, key);
     o->data_fd = -1;
     o->meta_fd = -1;
     return o;
@@ -68,6 +68,49 @@ void disk_obj_free(disk_obj *o)
     free(o);
 }
 
+uint64_t disk_obj_charge(uint64_t length, uint64_t nslices, uint64_t meta_len)
+{
+    uint64_t meta = DISK_HEADER_LEN + meta_len + nslices * DISK_RECORD_LEN;
+    return (length + DISK_BLOCK - 1) / DISK_BLOCK * DISK_BLOCK +
+           (meta + DISK_BLOCK - 1) / DISK_BLOCK * DISK_BLOCK;
+}
+
+/* Counts one user of O, opening its files (and reading its tables) for the first. */
+int disk_obj_acquire(disk_obj *o, mcc_err *err)
+{
+    if (o->handles == 0 && disk_meta_load(o, err) != MCC_OK)
+        return MCC_ERROR;
+    o->handles++;
+    return MCC_OK;
+}
+
+/* With its last user gone, an object keeps only what the index needs: files closed, and blob
+ * and slice table freed when every present slice was checked (the records on disk say the
+ * rest when it is opened again). A few hundred bytes per stored object stay in memory. */
+void disk_obj_release(disk_obj *o)
+{
+    if (--o->handles > 0)
+        return;
+    if (!o->linked) {
+        disk_obj_free(o);
+        return;
+    }
+    disk_obj_unload(o);
+    if (!o->loaded || o->pinned || o->writes != NULL)
+        return;
+    for (uint64_t i = 0; i < o->nslices; i++)
+        if ((o->flags[i] & DISK_SLICE_PRESENT) && !(o->flags[i] & DISK_SLICE_VERIFIED))
+            return; /* keep what was checked; the rest is checked on first use */
+    free(o->meta);
+    free(o->sums);
+    free(o->flags);
+    o->meta = NULL;
+    o->sums = NULL;
+    o->flags = NULL;
+    o->loaded = 0;
+    o->verified_all = 1;
+}
+
 static uint64_t obj_slice_start(const disk_obj *o, uint64_t idx)
 {
     return idx * o->slice_size;
@@ -77,13 +120,6 @@ static uint64_t obj_slice_end(const disk_obj *o, uint64_t idx)
 {
     uint64_t end = obj_slice_start(o, idx) + o->slice_size;
     return end < o->length ? end : o->length;
-}
-
-static void obj_access_note(disk_obj *o)
-{
-    disk_state *st = o->st;
-    if (o->linked && st->policy != NULL && o->drive->evict != NULL)
-        st->policy->evict_access(o->drive->evict, o->id);
 }
 
 /* Forgets a committed slice whose bytes failed their checksum: the record is cleared on disk so
@@ -96,10 +132,14 @@ static void obj_slice_drop(disk_obj *o, uint64_t idx, const char *why)
 
     o->flags[idx] = 0;
     o->present--;
-    if (disk_pwrite_full(o->meta_fd, zero, sizeof(zero), o->rec_base + idx * DISK_RECORD_LEN) ==
-            MCC_OK &&
-        st->fsync)
+    if (disk_pwrite_full(o->meta_fd, zero, sizeof(zero), o->rec_base + idx * DISK_RECORD_LEN) !=
+        MCC_OK) {
+        /* the record still says present: only memory knows better, so memory must stay */
+        o->pinned = 1;
+        disk_drive_error(st, o->drive, errno, "clearing a slice record");
+    } else if (st->fsync) {
         fdatasync(o->meta_fd);
+    }
     if (st->checksum_failures != NULL)
         st->host->metric_add(st->checksum_failures, 1);
     disk_key_hex(o->key, hex);
@@ -178,6 +218,19 @@ int disk_obj_set_meta(mcc_object *h, const void *meta, size_t meta_len)
         return MCC_ERROR;
     if (meta_len > 0)
         memcpy(copy, meta, meta_len);
+    /* a longer blob may need another block of the drive: room first */
+    uint64_t charge = disk_obj_charge(o->length, o->nslices, meta_len);
+    if (o->linked && charge > o->charge &&
+        disk_drive_reserve(st, o->drive, charge - o->charge) != MCC_OK) {
+        free(copy);
+        return MCC_NOSPACE;
+    }
+    if (o->linked && charge > o->charge) {
+        o->charge = charge;
+    } else if (o->linked && charge < o->charge) {
+        o->drive->used -= o->charge - charge;
+        o->charge = charge;
+    }
     void *old = o->meta;
     size_t old_len = o->meta_len;
     o->meta = copy;
@@ -203,6 +256,22 @@ int disk_obj_has_slice(mcc_object *h, uint64_t idx)
     if (idx >= o->nslices)
         return 0;
     return obj_slice_check(o, idx, 0);
+}
+
+/* A write of O's files failed with RC (errno set): a full file system pauses storing on the
+ * drive, an I/O error or a read-only drive takes it out of service. */
+static int obj_write_failed(disk_obj *o, int rc, const char *what)
+{
+    disk_state *st = o->st;
+    int e = errno;
+    if (rc == MCC_NOSPACE) {
+        disk_drive_nospace(st, o->drive);
+        return MCC_NOSPACE;
+    }
+    if (o->linked && disk_drive_error(st, o->drive, e, what))
+        return MCC_ERROR;
+    st->host->log(st->self, MCC_LOG_ERROR, "%s: %s: %s", o->drive->path, what, strerror(e));
+    return MCC_ERROR;
 }
 
 int disk_obj_write(mcc_object *h, uint64_t off, const void *buf, size_t len)
@@ -245,11 +314,8 @@ int disk_obj_write(mcc_object *h, uint64_t off, const void *buf, size_t len)
             return MCC_ERROR;
         }
         int rc = disk_pwrite_full(o->data_fd, p, n, off);
-        if (rc != MCC_OK) {
-            if (rc != MCC_NOSPACE)
-                st->host->log(st->self, MCC_LOG_ERROR, "pwrite: %s", strerror(errno));
-            return rc;
-        }
+        if (rc != MCC_OK)
+            return obj_write_failed(o, rc, "pwrite");
         XXH3_64bits_update(w->xxh, p, n);
         w->next += n;
         p += n;
@@ -275,18 +341,14 @@ int disk_obj_commit(mcc_object *h, uint64_t idx)
     if (w == NULL || w->next != obj_slice_end(o, idx))
         return MCC_ERROR; /* not written completely */
     uint64_t sum = XXH3_64bits_digest(w->xxh);
-    if (st->fsync && fdatasync(o->data_fd) != 0) {
-        st->host->log(st->self, MCC_LOG_ERROR, "fdatasync: %s", strerror(errno));
-        return MCC_ERROR;
-    }
+    if (st->fsync && fdatasync(o->data_fd) != 0)
+        return obj_write_failed(o, errno == ENOSPC ? MCC_NOSPACE : MCC_ERROR, "fdatasync");
     disk_record_encode(rec, idx, sum);
     int rc = disk_pwrite_full(o->meta_fd, rec, sizeof(rec), o->rec_base + idx * DISK_RECORD_LEN);
     if (rc != MCC_OK)
-        return rc;
-    if (st->fsync && fdatasync(o->meta_fd) != 0) {
-        st->host->log(st->self, MCC_LOG_ERROR, "fdatasync: %s", strerror(errno));
-        return MCC_ERROR;
-    }
+        return obj_write_failed(o, rc, "slice record");
+    if (st->fsync && fdatasync(o->meta_fd) != 0)
+        return obj_write_failed(o, errno == ENOSPC ? MCC_NOSPACE : MCC_ERROR, "fdatasync");
     o->sums[idx] = sum;
     o->flags[idx] = DISK_SLICE_PRESENT | DISK_SLICE_VERIFIED;
     o->present++;
@@ -307,10 +369,7 @@ int disk_obj_read(mcc_object *h, uint64_t off, void *buf, size_t len)
         if (!obj_slice_readable(o, idx, end < off + len ? end : off + len))
             return MCC_ERROR;
     }
-    if (disk_pread_full(o->data_fd, buf, len, off) != MCC_OK)
-        return MCC_ERROR;
-    obj_access_note(o);
-    return MCC_OK;
+    return disk_pread_full(o->data_fd, buf, len, off);
 }
 
 int disk_obj_read_fd(mcc_object *h, uint64_t off, int *fd, uint64_t *fd_off)
@@ -323,7 +382,6 @@ int disk_obj_read_fd(mcc_object *h, uint64_t off, int *fd, uint64_t *fd_off)
         return MCC_ERROR;
     *fd = o->data_fd;
     *fd_off = off;
-    obj_access_note(o);
     return MCC_OK;
 }
 
@@ -333,4 +391,19 @@ int disk_obj_verify(mcc_object *h, uint64_t idx)
     if (idx >= o->nslices)
         return MCC_ERROR;
     return obj_slice_check(o, idx, 1) ? MCC_OK : MCC_ERROR;
+}
+
+/* The scrub's look at slice IDX: its bytes are read and checked again even when checked before.
+ * Returns the bytes read; *SOUND (when given) says whether the slice is present and sound. */
+uint64_t disk_obj_scrub(disk_obj *o, uint64_t idx, int *sound)
+{
+    if (idx >= o->nslices || !(o->flags[idx] & DISK_SLICE_PRESENT)) {
+        if (sound != NULL)
+            *sound = 0;
+        return 0;
+    }
+    int ok = obj_slice_check(o, idx, 1);
+    if (sound != NULL)
+        *sound = ok;
+    return obj_slice_end(o, idx) - obj_slice_start(o, idx);
 }

@@ -25,10 +25,13 @@ static int pathrules_match(const char *pat, const char *str)
         return *str == '\0';
     if (pat[0] == '*' && pat[1] == '*') {
         const char *rest = pat + 2;
-        if (*rest == '/')
-            rest++; /* "**" + "/" also matches zero segments */
+        /* "**" + "/" spans whole segments, zero or more: what follows starts where STR does or
+         * right after a '/', never inside a name ("**" + "/InRelease" is not "NotInRelease") */
+        int whole = *rest == '/';
+        if (whole)
+            rest++;
         for (const char *s = str;; s++) {
-            if (pathrules_match(rest, s))
+            if ((!whole || s == str || s[-1] == '/') && pathrules_match(rest, s))
                 return 1;
             if (*s == '\0')
                 return 0;

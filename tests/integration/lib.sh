@@ -251,7 +251,8 @@ make_blob() { # NAME SIZE
 # --- mccd -----------------------------------------------------------------------------------
 
 # The test's custom cacheable hosts, "host=canonical" words, all reached at the origin (via
-# connect_to). Set before start_mccd; the default is one host, origin.test.
+# connect_to), with the host rule freshness MCC_TEST_FRESHNESS when set. Set before start_mccd;
+# the default is one host, origin.test.
 : "${MCC_TEST_HOSTS:=origin.test=origin}"
 
 # Writes the test configuration into DIR (created): loopback ports, the temp cache root, debug
@@ -261,6 +262,10 @@ write_mccd_conf() { # DIR
     mkdir -p "$dir" "$T/cache"
     if [ -n "${ORIGIN_ADDR:-}" ]; then
         connect=", \"connect_to\": \"$ORIGIN_ADDR\""
+    fi
+    # MCC_TEST_FRESHNESS (standard, immutable, revalidate) applies to every test host
+    if [ -n "${MCC_TEST_FRESHNESS:-}" ]; then
+        connect+=", \"freshness\": \"$MCC_TEST_FRESHNESS\""
     fi
     for h in $MCC_TEST_HOSTS; do
         name=${h%%=*}
@@ -281,6 +286,25 @@ write_mccd_conf() { # DIR
   }
 }
 EOF
+    # MCC_TEST_STORAGE=memory: the same test on the memory backend, of the same size (issue 11)
+    if [ "${MCC_TEST_STORAGE:-disk}" = memory ]; then
+        cat >"$dir/55-storage-memory.json" <<EOF
+{
+  "cache": { "storage": "memory" },
+  "plugins": { "memory": { "plugin": "memory", "config": {
+    "size": "${MCC_TEST_DISK_SIZE:-64MiB}", "eviction": "lru"
+  } } }
+}
+EOF
+    fi
+}
+
+# A test that needs stored objects to survive a restart of mccd calls this first: it is skipped
+# when the suite runs on a backend that keeps nothing across restarts (MCC_TEST_STORAGE=memory).
+require_persistent_storage() {
+    if [ "${MCC_TEST_STORAGE:-disk}" = memory ]; then
+        skip "needs storage that survives a restart (MCC_TEST_STORAGE=memory)"
+    fi
 }
 
 # Starts mccd with the test configuration plus any fragment files given (copied into the conf
@@ -308,12 +332,50 @@ start_mccd() { # [FRAGMENT...]
     log "mccd (pid $MCCD_PID) content $MCC_CONTENT admin $MCC_ADMIN"
 }
 
+# Starts mccd again on the configuration, ports and cache root of the last start_mccd (after it
+# was stopped or killed); its output is appended to the same log. Sets MCCD_PID.
+restart_mccd() {
+    [ -n "${MCC_CONF_DIR:-}" ] || fail "restart_mccd before start_mccd"
+    "$MCCD" --conf-dir "$MCC_CONF_DIR" >>"$T/mccd/mccd.log" 2>&1 &
+    MCCD_PID=$!
+    track_pid "$MCCD_PID" mccd
+    wait_port "$MCC_ADMIN_PORT" "$MCCD_PID" mccd "$T/mccd/mccd.log"
+    wait_port "$MCC_CONTENT_PORT" "$MCCD_PID" mccd "$T/mccd/mccd.log"
+    log "mccd restarted (pid $MCCD_PID)"
+}
+
 # Fetches PATH of HOST through mccd in the Delivery Optimization form into OUT; prints the status.
 cache_get() { # HOST PATH OUT [curl options...]
     local host=$1 path=$2 out=$3 sep='?'
     shift 3
     case "$path" in *\?*) sep='&' ;; esac
     curl -sS -o "$out" -w '%{http_code}' "$@" "$MCC_CONTENT$path${sep}cacheHostOrigin=$host"
+}
+
+# Sends stdin as raw bytes to 127.0.0.1:PORT in one write and saves everything the server
+# answers into OUT, until it closes the connection, IDLE seconds (default 3) pass without a byte,
+# or 60 s in all. For requests curl will not send (bad targets, pipelining).
+raw_http() { # PORT OUT [IDLE]
+    python3 - "$1" "$2" "${3:-3}" 3<&0 <<'PYEOF'
+import os, socket, sys, time
+port, out, idle = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+data = os.fdopen(3, "rb").read()
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+s.sendall(data)
+s.settimeout(idle)
+got = bytearray()
+deadline = time.monotonic() + 60
+try:
+    while time.monotonic() < deadline:
+        b = s.recv(65536)
+        if not b:
+            break
+        got += b
+except (socket.timeout, ConnectionResetError):
+    pass
+with open(out, "wb") as f:
+    f.write(got)
+PYEOF
 }
 
 # --- asserts --------------------------------------------------------------------------------
@@ -348,6 +410,26 @@ assert_sha256() { # FILE EXPECTED
     local got
     got=$(sha256sum "$1" | cut -d' ' -f1)
     [ "$got" = "$2" ] || fail "$1: sha256 $got, expected $2 ($(stat -c %s "$1") bytes)"
+}
+
+# SHA-256 of bytes FIRST..LAST (inclusive) of FILE.
+range_sha256() { # FILE FIRST LAST
+    dd if="$1" bs=1M iflag=skip_bytes,count_bytes skip="$2" count=$(($3 - $2 + 1)) status=none |
+        sha256sum | cut -d' ' -f1
+}
+
+# Checks that the header block in file HEADERS (as written by curl -D) has the line
+# "NAME: VALUE" exactly (name case-sensitive, as Delivery Optimization looks names up).
+assert_header() { # HEADERS NAME VALUE
+    grep -qxF "$2: $3" <(tr -d '\r' <"$1") ||
+        fail "$1: no header line '$2: $3' in: $(tr -d '\r' <"$1" | tr '\n' '|')"
+}
+
+# Checks that the header block in file HEADERS has "Cache-Status: <node>; VALUE" (any node name).
+assert_cache_status() { # HEADERS VALUE
+    local got
+    got=$(tr -d '\r' <"$1" | sed -n 's/^Cache-Status: [^;]*; //p')
+    [ "$got" = "$2" ] || fail "$1: Cache-Status '<node>; $got', expected '<node>; $2'"
 }
 
 # Requests URL with curl (extra curl options allowed) and checks the HTTP status.

@@ -13,6 +13,14 @@ plugin_config() { # NAME: prints a config file path, or nothing
             "$T/cache" >"$T/disk.json"
         echo "$T/disk.json"
         ;;
+    memory)
+        printf '{ "size": "16MiB" }\n' >"$T/memory.json"
+        echo "$T/memory.json"
+        ;;
+    parent)
+        printf '{ "parents": [ "127.0.0.1:9" ], "probe_interval": 0 }\n' >"$T/parent.json"
+        echo "$T/parent.json"
+        ;;
     esac
 }
 

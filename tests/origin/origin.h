@@ -30,7 +30,9 @@ typedef struct origin_ctx {
     FILE *log;          /* one line per finished request; NULL: no log */
     uint64_t rate;      /* body bytes per second per response; 0 = unthrottled */
     uint64_t delay_ms;  /* before the status line and headers */
-    origin_fault fault; /* applies to every request */
+    origin_fault fault; /* applies to every request, or up to the first fault_count GETs */
+    uint64_t fault_count; /* 0: every GET */
+    uint64_t gets;        /* GET requests seen so far */
 } origin_ctx;
 
 /* The evhttp generic callback: answers one request from ctx->root. */

@@ -44,6 +44,7 @@ static void origin_usage(FILE *out)
     for (size_t i = 0; i < sizeof(origin_faults) / sizeof(origin_faults[0]); i++) {
         fprintf(out, "      %-14s %s\n", origin_faults[i].name, origin_faults[i].help);
     }
+    fprintf(out, "  --fault-count N     the fault hits only the first N GETs (default: all)\n");
 }
 
 /* A non-negative decimal with an optional K/M/G (powers of 1024) suffix. */
@@ -141,6 +142,7 @@ int main(int argc, char **argv)
         {"log", required_argument, NULL, 'L'},     {"pidfile", required_argument, NULL, 'p'},
         {"port-file", required_argument, NULL, 'P'}, {"rate", required_argument, NULL, 'R'},
         {"delay-ms", required_argument, NULL, 'd'}, {"fault", required_argument, NULL, 'f'},
+        {"fault-count", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     origin_ctx ctx;
     const char *listen = "127.0.0.1:0", *logpath = NULL, *pidfile = NULL, *portfile = NULL;
@@ -190,6 +192,12 @@ int main(int argc, char **argv)
                 fprintf(stderr, "mcc-test-origin: --fault: unknown fault or bad argument '%s'\n",
                         optarg);
                 origin_usage(stderr);
+                return 2;
+            }
+            break;
+        case 'c':
+            if (origin_parse_u64(optarg, &ctx.fault_count) != 0 || ctx.fault_count == 0) {
+                fprintf(stderr, "mcc-test-origin: --fault-count: expected a count above 0\n");
                 return 2;
             }
             break;

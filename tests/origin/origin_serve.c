@@ -50,6 +50,7 @@ typedef struct origin_xfer {
     uint64_t sent;     /* body bytes the kernel accepted */
     uint64_t inflight; /* body bytes handed to evhttp, not yet written out */
     uint64_t limit;    /* body bytes to send before a fault ends the connection */
+    origin_fault_kind fault; /* the fault this response suffers, NONE when spared */
     unsigned abort_polls; /* waits for the peer's acknowledgement before a RST */
     struct timespec t0; /* start of the body, for pacing */
 } origin_xfer;
@@ -109,7 +110,7 @@ static void serve_abort(origin_xfer *x)
     struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
     evutil_socket_t fd = bufferevent_getfd(bev);
 
-    if (x->ctx->fault.kind == ORIGIN_FAULT_RESET_AFTER && fd >= 0) {
+    if (x->fault == ORIGIN_FAULT_RESET_AFTER && fd >= 0) {
         struct linger lg = {.l_onoff = 1, .l_linger = 0};
         int unacked = 0;
         if (x->abort_polls < ABORT_POLLS_MAX && ioctl(fd, SIOCOUTQ, &unacked) == 0 &&
@@ -132,7 +133,7 @@ static void serve_abort(origin_xfer *x)
             close(spare);
         }
     }
-    serve_finish(x, x->ctx->fault.kind == ORIGIN_FAULT_RESET_AFTER ? "reset" : "fault-close");
+    serve_finish(x, x->fault == ORIGIN_FAULT_RESET_AFTER ? "reset" : "fault-close");
     evhttp_connection_free(evcon); /* frees the request with it */
 }
 
@@ -404,7 +405,7 @@ static void serve_respond(origin_xfer *x)
     x->off = 0;
     x->len = (uint64_t)st.st_size;
     h = serve_last_header(in, "Range");
-    if (h != NULL && x->ctx->fault.kind != ORIGIN_FAULT_IGNORE_RANGE) {
+    if (h != NULL && x->fault != ORIGIN_FAULT_IGNORE_RANGE) {
         const char *ifr = evhttp_find_header(in, "If-Range");
         if (ifr == NULL || strcmp(ifr, etag) == 0 || strcmp(ifr, lastmod) == 0) {
             ranged = serve_parse_range(h, (uint64_t)st.st_size, &x->off, &x->len);
@@ -501,7 +502,11 @@ void origin_serve(struct evhttp_request *req, void *arg)
         if (*p == ' ' || *p == '\r' || *p == '\n')
             *p = '_'; /* keep one request on one line, fields split by spaces */
     }
-    if (ctx->fault.kind == ORIGIN_FAULT_RESET_AFTER || ctx->fault.kind == ORIGIN_FAULT_CLOSE_AFTER)
+    if (ctx->fault_count == 0 || ctx->gets < ctx->fault_count)
+        x->fault = ctx->fault.kind; /* --fault-count spares what comes after the first N GETs */
+    if (cmd == EVHTTP_REQ_GET)
+        ctx->gets++;
+    if (x->fault == ORIGIN_FAULT_RESET_AFTER || x->fault == ORIGIN_FAULT_CLOSE_AFTER)
         x->limit = ctx->fault.arg;
     x->timer = evtimer_new(ctx->base, serve_timer, x);
     if (x->uri == NULL || x->timer == NULL) {

@@ -63,6 +63,16 @@ typedef int (*mcc_route_fn)(void *arg, const mcc_admin_request *req, mcc_reply *
 
 typedef void (*mcc_timer_fn)(void *arg);
 
+/* What the request pipeline holds right now, and what it counted since start. */
+typedef struct mcc_cache_stats {
+    uint64_t objects_in_use; /* objects open in the pipeline (being served or fetched) */
+    uint64_t transfers;      /* upstream transfers in flight */
+    uint64_t serves;         /* client responses in progress */
+    uint64_t coalesced;      /* since start: requests that joined a transfer another started */
+} mcc_cache_stats;
+
+struct mcc_drive_info; /* mcc/storage.h */
+
 typedef struct mcc_host {
     size_t size; /* sizeof(mcc_host) as the daemon was built */
     uint16_t abi_major;
@@ -145,6 +155,20 @@ typedef struct mcc_host {
     /* the daemon's cache root (paths.cache_root), where storage backends place relative
      * paths; owned by the host */
     const char *(*cache_root)(mcc_instance *self);
+
+    /* --- Reports: state pulled when an exporter answers (members added in ABI 1.0) -------------
+     * Test each with MCC_HAS(host, member) before calling.
+     * The pipeline's counts into OUT; all zero before the pipeline exists (as during create). */
+    void (*cache_stats)(mcc_instance *self, mcc_cache_stats *out);
+    /* The storage instance's totals (the backend's usage op): MCC_OK, or MCC_NOTFOUND (zeros)
+     * when no storage instance is configured. Any pointer may be NULL. */
+    int (*storage_usage)(mcc_instance *self, uint64_t *used, uint64_t *capacity, uint64_t *objects);
+    /* Drive I (0, 1, ...) of the storage instance into OUT: MCC_OK; MCC_NOTFOUND past the last
+     * drive or without storage; MCC_DECLINED when the backend does not report drives (then use
+     * storage_usage). Walk I upwards until it returns something other than MCC_OK. */
+    int (*storage_drive)(mcc_instance *self, unsigned i, struct mcc_drive_info *out);
+    /* The daemon's version ("0.1.0"); owned by the host. */
+    const char *(*daemon_version)(mcc_instance *self);
 } mcc_host;
 
 #ifdef __cplusplus

@@ -21,6 +21,16 @@ typedef struct mcc_object_info {
     size_t meta_len;
 } mcc_object_info;
 
+/* One drive (a directory, a device, a memory arena) of a backend, for reports. */
+typedef struct mcc_drive_info {
+    char name[256];     /* how operators know it: the directory of a disk drive */
+    uint64_t used;      /* bytes objects take as charged (disk: 4 KiB blocks of both files) */
+    uint64_t capacity;  /* bytes it may hold */
+    uint64_t objects;   /* objects stored on it */
+    uint64_t evictions; /* since start: objects evicted from it to make room */
+    int writable;       /* 1 when new objects can be written to it now */
+} mcc_drive_info;
+
 /* All ops run on the main thread. They may do local file I/O (as nginx does) but never wait on
  * the network. A handle keeps its object from being evicted until it is closed; a handle of an
  * object that was replaced or removed keeps reading the old bytes until closed. */
@@ -33,7 +43,8 @@ typedef struct mcc_storage_ops {
     /* Creates an empty object of LENGTH bytes (no slice present), replacing any stored one of
      * KEY. Space for LENGTH is reserved first, evicting others as the policy says.
      * META (META_LEN bytes, opaque to the backend) is stored with it. MCC_OK, MCC_NOSPACE when
-     * no room can be made (the daemon then serves without storing), MCC_ERROR. */
+     * no room can be made (the daemon then serves without storing), MCC_DECLINED when the
+     * admission policy declines: the daemon serves without storing, MCC_ERROR. */
     int (*create)(void *state, const uint8_t key[MCC_KEY_LEN], uint64_t length,
                   uint32_t slice_size, const void *meta, size_t meta_len, mcc_object **obj);
     void (*close)(mcc_object *obj);
@@ -60,6 +71,9 @@ typedef struct mcc_storage_ops {
     int (*remove)(void *state, const uint8_t key[MCC_KEY_LEN]);
     /* Bytes in use, capacity, and objects stored. */
     void (*usage)(void *state, uint64_t *used, uint64_t *capacity, uint64_t *objects);
+    /* Optional: fills OUT for drive I (0, 1, ...): MCC_OK, or MCC_NOTFOUND past the last one.
+     * Cheap enough to call at every scrape; may stat its directory, never waits on a device. */
+    int (*drives)(void *state, unsigned i, mcc_drive_info *out);
 } mcc_storage_ops;
 
 #ifdef __cplusplus

@@ -23,7 +23,8 @@ typedef struct mcc_fetch_request {
 
 #define MCC_PLAN_MAX_HEADERS 8
 
-/* How to fetch it. Arrives zeroed with the daemon's default timeouts filled in. */
+/* How to fetch it. Arrives zeroed with the daemon's defaults filled in: timeouts, redirects and
+ * the outbound proxy (fetch.proxy); a plugin overrides any of them, "" as proxy for none. */
 typedef struct mcc_fetch_plan {
     char url[4096];                             /* absolute http:// URL to request */
     char proxy[256];                            /* "http://host:port" or "" for none */
