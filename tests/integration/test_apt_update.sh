@@ -1,16 +1,8 @@
 #!/usr/bin/env bash
-# PENDING (not run by ctest: rename to .sh once mccd revalidates index files, RFC 9111): a new
-# version published on the origin is seen by the next apt-get update through the cache and
-# downloaded; then, with the origin stopped, apt-get update and the download of a package
-# already cached still succeed through the cache.
-#
-# How it fails on mccd without revalidation: the update after publishing gets Release and
-# InRelease from the cache (Cache-Status hit despite apt's Cache-Control: max-age=0), so apt
-# never sees 1.1 and downloads the cached mcc-hello 1.0 (gone from the origin). With the origin
-# stopped, Release.gpg (404 upstream: this repository is unsigned, so apt falls back from
-# InRelease to Release + Release.gpg) is never stored and answers 502: apt reports Err/W and
-# ignores the Release it got; the old client keeps its old lists, a fresh client finds no
-# packages at all ("Unable to locate package").
+# A new version published on the origin is seen by the next apt-get update through the cache
+# (index files are revalidated: RFC 9111 and the pathrules defaults) and downloaded; then, with
+# the origin stopped, apt-get update and the download of a package already cached still succeed
+# through the cache (stale index files and the stored 404 of Release.gpg are served offline).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/apt_repo.sh"
 
