@@ -97,6 +97,7 @@ struct mcc_transfer {
     int relay;           /* storage refused a write: bytes go straight to the serves that had
                           * caught up (serve->relay), nothing more is stored */
     int paused;          /* relaying: the fetch waits for a client to drain */
+    mcc_metric *m_bytes; /* body bytes received, by upstream */
     int probe;           /* establishes the entry's length and validators */
     int validate;        /* MCC_VALIDATE_*: a revalidation of the stored object */
     int state;

@@ -128,9 +128,34 @@ static int transfer_plan(mcc_transfer *t, unsigned attempt, const char *avoid)
     return MCC_OK;
 }
 
+/* The series NAME{upstream="<label>"} of the upstream T uses. */
+static mcc_metric *transfer_metric(mcc_transfer *t, int type, const char *name, const char *help)
+{
+    mcc_core *core = t->entry->cache->core;
+    if (core->metrics == NULL)
+        return NULL;
+    char labels[160];
+    size_t n = 0;
+    memcpy(labels, "upstream=\"", 10);
+    n = 10;
+    for (const char *p = t->plan.label; *p != '\0' && n < sizeof(labels) - 4; p++) {
+        if (*p == '"' || *p == '\\')
+            labels[n++] = '\\';
+        labels[n++] = *p == '\n' ? ' ' : *p;
+    }
+    labels[n++] = '"';
+    labels[n] = '\0';
+    return mcc_metrics_get(core->metrics, type, name, help, labels, NULL, 0);
+}
+
 static int transfer_launch(mcc_transfer *t)
 {
     mcc_entry *e = t->entry;
+    mcc_metric_add(transfer_metric(t, MCC_METRIC_COUNTER, "mcc_upstream_requests_total",
+                                   "Requests sent upstream, by upstream"),
+                   1);
+    t->m_bytes = transfer_metric(t, MCC_METRIC_COUNTER, "mcc_upstream_body_bytes_total",
+                                 "Body bytes received from upstreams, by upstream");
     uint64_t first = MCC_RANGE_NONE, last = MCC_RANGE_NONE;
     t->ranged = !(t->start == 0 && t->end == UINT64_MAX);
     if (t->ranged) {
@@ -534,6 +559,9 @@ static int transfer_on_headers(void *arg, mcc_fetch *f, int status)
 
     transfer_copy(e->up_status, sizeof(e->up_status), mcc_fetch_header(f, "Cache-Status"));
     uint64_t up_ms = mcc_fetch_header_ms(f);
+    mcc_metric_add(transfer_metric(t, MCC_METRIC_HISTOGRAM, "mcc_upstream_response_seconds",
+                                   "Time from an upstream request to its response headers"),
+                   (double)up_ms / 1000.0);
     for (mcc_serve *s = e->serves; s != NULL; s = s->next)
         if (!s->started || s->waiting_on == t)
             s->upstream_ms = up_ms;
@@ -655,6 +683,8 @@ static int transfer_on_data(void *arg, mcc_fetch *f, const char *buf, size_t len
 
     if (e->cache->m_upstream_bytes != NULL)
         mcc_metric_add(e->cache->m_upstream_bytes, (double)len);
+    if (t->m_bytes != NULL)
+        mcc_metric_add(t->m_bytes, (double)len);
     if (t->skip > 0) {
         size_t n = t->skip < len ? (size_t)t->skip : len;
         t->skip -= n;
@@ -716,6 +746,9 @@ static void transfer_on_done(void *arg, mcc_fetch *f, int outcome, const char *e
     if (t->state == MCC_XFER_HEADERS &&
         (outcome == MCC_FETCH_CONNECT_FAILED || outcome == MCC_FETCH_TIMEOUT)) {
         transfer_outcome(t, outcome, 0);
+        mcc_metric_add(transfer_metric(t, MCC_METRIC_COUNTER, "mcc_upstream_errors_total",
+                                       "Upstream transfers that failed, by upstream"),
+                       1);
         char failed[sizeof(t->plan.label)];
         memcpy(failed, t->plan.label, sizeof(failed));
         mcc_log(MCC_LOG_WARN, "upstream %s via %s: %s", t->plan.url, failed,
@@ -736,6 +769,9 @@ static void transfer_on_done(void *arg, mcc_fetch *f, int outcome, const char *e
             transfer_outcome(t, outcome == MCC_FETCH_DONE ? MCC_FETCH_BROKEN : outcome, 0);
         if (t->entry->cache->m_upstream_errors != NULL)
             mcc_metric_add(t->entry->cache->m_upstream_errors, 1);
+        mcc_metric_add(transfer_metric(t, MCC_METRIC_COUNTER, "mcc_upstream_errors_total",
+                                       "Upstream transfers that failed, by upstream"),
+                       1);
     }
     transfer_end(t, 1, outcome == MCC_FETCH_TIMEOUT ? 504 : 502);
 }

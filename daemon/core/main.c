@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -422,6 +423,12 @@ int main(int argc, char **argv)
         return prc;
     /* a client closing early must cost a failed write, not the process */
     signal(SIGPIPE, SIG_IGN);
+    /* every client and every stored object being read holds a descriptor: use what is allowed */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     if (o.log_level >= 0)
         mcc_log_set_level(o.log_level);
 

@@ -459,6 +459,7 @@ int mcc_admin_listen(mcc_admin *a, const char *addr, mcc_err *err)
         a->http = NULL;
         return MCC_ERROR;
     }
+    mcc_listen_guard(a->http);
     return MCC_OK;
 }
 

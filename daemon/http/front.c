@@ -230,6 +230,7 @@ struct mcc_front *mcc_front_new(mcc_core *core, mcc_err *err)
     if (mcc_listen_bind(f->http, set->listen_content, "content", f->address, sizeof(f->address),
                         err) != MCC_OK)
         goto fail;
+    mcc_listen_guard(f->http);
     core->cache = f->cache;
     return f;
 fail:

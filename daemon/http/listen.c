@@ -7,7 +7,11 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
+
+#include "core/core.h"
 
 #include "http/listen.h"
 
@@ -35,6 +39,37 @@ int mcc_listen_split(const char *addr, char *host, size_t hostlen, unsigned *por
         return MCC_ERROR;
     *port = (unsigned)p;
     return MCC_OK;
+}
+
+static void listen_resume(evutil_socket_t fd, short ev, void *arg)
+{
+    evconnlistener_enable(arg);
+}
+
+/* Accepting failed. Out of descriptors, the listening socket stays readable and accept would
+ * fail again at once: stop listening for a moment, while connections close and free some. */
+static void listen_error(struct evconnlistener *l, void *arg)
+{
+    int e = EVUTIL_SOCKET_ERROR();
+    if (e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM)
+        return; /* a client that went away before accept: nothing to do */
+    mcc_log(MCC_LOG_WARN, "listener %d: %s; not accepting for 100 ms",
+            (int)evconnlistener_get_fd(l), strerror(e));
+    evconnlistener_disable(l);
+    struct timeval tv = {0, 100000};
+    event_base_once(evconnlistener_get_base(l), -1, EV_TIMEOUT, listen_resume, l, &tv);
+}
+
+static void listen_guard_one(struct evhttp_bound_socket *sock, void *arg)
+{
+    struct evconnlistener *l = evhttp_bound_socket_get_listener(sock);
+    if (l != NULL)
+        evconnlistener_set_error_cb(l, listen_error);
+}
+
+void mcc_listen_guard(struct evhttp *http)
+{
+    evhttp_foreach_bound_socket(http, listen_guard_one, NULL);
 }
 
 int mcc_listen_bind(struct evhttp *http, const char *addr, const char *what, char *bound,

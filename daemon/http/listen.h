@@ -17,4 +17,8 @@ int mcc_listen_split(const char *addr, char *host, size_t hostlen, unsigned *por
 int mcc_listen_bind(struct evhttp *http, const char *addr, const char *what, char *bound,
                     size_t boundlen, mcc_err *err);
 
+/* Pauses accepting on HTTP's listeners while the process is out of file descriptors (EMFILE,
+ * ENFILE), and resumes after a short while, instead of spinning on a readable socket. */
+void mcc_listen_guard(struct evhttp *http);
+
 #endif
