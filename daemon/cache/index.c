@@ -166,7 +166,8 @@ void mcc_entry_take_negotiation(mcc_entry *e, struct evhttp_request *req)
     }
 }
 
-void mcc_entry_vary_values(const mcc_entry *e, const char *vary, char *out, size_t cap)
+void mcc_vary_values(const char *vary, mcc_vary_lookup_fn lookup, void *arg, char *out,
+                     size_t cap)
 {
     size_t n = 0;
     out[0] = '\0';
@@ -180,15 +181,29 @@ void mcc_entry_vary_values(const mcc_entry *e, const char *vary, char *out, size
         size_t nlen = (size_t)(p - name);
         if (nlen == 0 || nlen > 64)
             continue;
-        const char *v = "";
-        for (unsigned i = 0; i < e->nneg; i++)
-            if (strlen(e->neg_names[i]) == nlen && strncasecmp(e->neg_names[i], name, nlen) == 0)
-                v = e->neg_values[i];
-        int w = snprintf(out + n, cap - n, "%.*s: %s\n", (int)nlen, name, v);
+        char hname[65];
+        memcpy(hname, name, nlen);
+        hname[nlen] = '\0';
+        const char *v = lookup(arg, hname);
+        int w = snprintf(out + n, cap - n, "%s: %s\n", hname, v != NULL ? v : "");
         if (w < 0 || (size_t)w >= cap - n)
             return;
         n += (size_t)w;
     }
+}
+
+static const char *index_neg_lookup(void *arg, const char *name)
+{
+    const mcc_entry *e = arg;
+    for (unsigned i = 0; i < e->nneg; i++)
+        if (strcasecmp(e->neg_names[i], name) == 0)
+            return e->neg_values[i];
+    return NULL;
+}
+
+void mcc_entry_vary_values(const mcc_entry *e, const char *vary, char *out, size_t cap)
+{
+    mcc_vary_values(vary, index_neg_lookup, (void *)e, out, cap);
 }
 
 mcc_entry *mcc_entry_supersede(mcc_entry *e, mcc_transfer *t)

@@ -207,6 +207,10 @@ void mcc_serve_finish(mcc_serve *s);
  * serve's request, or of the negotiation headers an entry's transfers send. */
 void mcc_serve_vary_values(mcc_serve *s, const char *vary, char *out, size_t cap);
 void mcc_entry_vary_values(const mcc_entry *e, const char *vary, char *out, size_t cap);
+/* The common form of both: LOOKUP gives the value of one request header name (or NULL). */
+typedef const char *(*mcc_vary_lookup_fn)(void *arg, const char *name);
+void mcc_vary_values(const char *vary, mcc_vary_lookup_fn lookup, void *arg, char *out,
+                     size_t cap);
 /* Takes the negotiation headers of REQ into E (once, from the request that made it). */
 void mcc_entry_take_negotiation(mcc_entry *e, struct evhttp_request *req);
 /* The connection drained what S wrote: account it and go on (evhttp's write callback). */

@@ -345,31 +345,16 @@ static int serve_if_range_holds(mcc_serve *s)
 
 /* --- Freshness (RFC 9111 4) ------------------------------------------------------------------ */
 
+static const char *serve_vary_lookup(void *arg, const char *name)
+{
+    mcc_serve *s = arg;
+    return s->req != NULL ? evhttp_find_header(evhttp_request_get_input_headers(s->req), name)
+                          : NULL;
+}
+
 void mcc_serve_vary_values(mcc_serve *s, const char *vary, char *out, size_t cap)
 {
-    size_t n = 0;
-    /* the same form as mcc_entry_vary_values: "Name: value\n" with the name as Vary spells it */
-    out[0] = '\0';
-    struct evkeyvalq *in = s->req != NULL ? evhttp_request_get_input_headers(s->req) : NULL;
-    const char *p = vary;
-    while (*p != '\0') {
-        while (*p == ' ' || *p == ',' || *p == '\t')
-            p++;
-        const char *name = p;
-        while (*p != '\0' && *p != ',' && *p != ' ' && *p != '\t')
-            p++;
-        size_t nlen = (size_t)(p - name);
-        if (nlen == 0 || nlen > 64)
-            continue;
-        char hname[65];
-        memcpy(hname, name, nlen);
-        hname[nlen] = '\0';
-        const char *v = in != NULL ? evhttp_find_header(in, hname) : NULL;
-        int w = snprintf(out + n, cap - n, "%.*s: %s\n", (int)nlen, name, v != NULL ? v : "");
-        if (w < 0 || (size_t)w >= cap - n)
-            return;
-        n += (size_t)w;
-    }
+    mcc_vary_values(vary, serve_vary_lookup, s, out, cap);
 }
 
 /* Whether the stored object may answer S now: MCC_VALIDATE_NONE, or how to ask the origin. */
@@ -619,6 +604,19 @@ static mcc_transfer *serve_start_transfer(mcc_serve *s, int *fail_status)
     return mcc_transfer_start(e, idx * e->slice, end, 0, MCC_VALIDATE_NONE, fail_status);
 }
 
+/* Joins S to the entry of its key (made, or opened from storage, if need be) and goes on. */
+static void serve_attach(mcc_serve *s)
+{
+    mcc_entry *e = mcc_entry_get(s->cache, &s->target);
+    if (e == NULL) {
+        mcc_serve_fail(s, 503);
+        return;
+    }
+    serve_link(s, e);
+    mcc_entry_take_negotiation(e, s->req);
+    mcc_serve_pump(s);
+}
+
 /* The serve's entry was superseded or dropped before it sent anything: start over on the
  * current version. */
 static void serve_restart(mcc_serve *s)
@@ -628,14 +626,7 @@ static void serve_restart(mcc_serve *s)
         return;
     }
     mcc_serve_detach(s);
-    mcc_entry *e = mcc_entry_get(s->cache, &s->target);
-    if (e == NULL) {
-        mcc_serve_fail(s, 503);
-        return;
-    }
-    serve_link(s, e);
-    mcc_entry_take_negotiation(e, s->req);
-    mcc_serve_pump(s);
+    serve_attach(s);
 }
 
 /* Before the first byte: is the stored object usable, or must the origin be asked? Returns 1
@@ -965,12 +956,5 @@ void mcc_cache_serve(struct mcc_cache *c, struct evhttp_request *req, const mcc_
         mcc_pass_start(s, "fwd=request");
         return;
     }
-    mcc_entry *e = mcc_entry_get(c, &s->target);
-    if (e == NULL) {
-        mcc_serve_fail(s, 503);
-        return;
-    }
-    serve_link(s, e);
-    mcc_entry_take_negotiation(e, s->req);
-    mcc_serve_pump(s);
+    serve_attach(s);
 }

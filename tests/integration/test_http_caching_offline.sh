@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/scripted_lib.sh"
 
 cat >"$T/80-caching.json" <<'EOF'
-{ "cache": { "offline_max_stale": "3s", "heuristic_max": "2s" } }
+{ "cache": { "offline_max_stale": "6s", "heuristic_max": "2s" } }
 EOF
 LM_OLD=$(httpdate -100000)
 cat >"$SORIGIN_ROUTES" <<EOF
@@ -31,7 +31,7 @@ EOF
 start_scripted_origin
 start_mccd "$T/80-caching.json"
 assert_contains "$("$MCCD" --conf-dir "$MCC_CONF_DIR" --print-config | tr -d ' \t\n')" \
-    '"heuristic_max":"2s","offline_max_stale":"3s"' "merged configuration"
+    '"heuristic_max":"2s","offline_max_stale":"6s"' "merged configuration"
 
 declare -A WANT=()
 get() { # NAME STEP [curl options...]: sets ST, CS, B
@@ -98,8 +98,8 @@ assert_eq 200 "$ST" "status of the .deb with the origin down"
 body_ok pool/main/p/pkg/pkg_1.0_all.deb
 assert_contains "$CS" "; hit" "Cache-Status of the .deb with the origin down"
 
-# past cache.offline_max_stale (3 s beyond its 1 s lifetime) stale.bin is not served any more
-sleep 3
+# past cache.offline_max_stale (6 s beyond its 1 s lifetime) stale.bin is not served any more
+sleep 6
 get stale.bin 3
 case "$ST" in
 502 | 504) ;;
