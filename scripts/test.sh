@@ -19,7 +19,30 @@ fi
 "$src/scripts/build.sh" "$build"
 
 rc=0
-ctest --test-dir "$build" --output-on-failure "$@" || rc=$?
+# tests use their own ports and temp dirs: they run side by side
+jobs=$(nproc)
+ctest --test-dir "$build" --output-on-failure -j "$jobs" "$@" || rc=$?
+
+# In CI (CI=true) two more passes: the unit, fuzz-corpus and integration tests again on an
+# ASan + UBSan build (the integration tests then run its mccd: ctest sets MCCD per build dir),
+# and every fuzz target for FUZZ_SECONDS (15 here) each (scripts/fuzz.sh, clang).
+if [ "${CI:-}" = true ]; then
+    step=$(date +%s)
+    asan=$src/build-asan
+    if "$src/scripts/build.sh" "$asan" -DMCC_SANITIZE=ON; then
+        ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+            UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+            ctest --test-dir "$asan" --output-on-failure -j "$jobs" \
+                -L 'unit|integration|fuzz-regression' ||
+            rc=$?
+    else
+        rc=1
+    fi
+    echo "sanitizer pass: $(($(date +%s) - step))s"
+    step=$(date +%s)
+    FUZZ_SECONDS=${FUZZ_SECONDS:-15} "$src/scripts/fuzz.sh" "$src/build-fuzz" || rc=1
+    echo "fuzz pass: $(($(date +%s) - step))s"
+fi
 
 elapsed=$(($(date +%s) - start))
 echo

@@ -75,12 +75,23 @@ static char *key_normalise(char *w, const char *s, size_t len, int in_path)
     return w;
 }
 
-/* True when the query parameter PARAM[0..LEN) is a cacheHostOrigin parameter. */
+/* True when the query parameter PARAM[0..LEN) is a cacheHostOrigin parameter. Its name is
+ * compared once percent-decoded, as the key text is: "cacheHostOrigi%6E" is one too. */
 static int key_is_origin_param(const char *param, size_t len)
 {
-    size_t n = strlen(KEY_ORIGIN_PARAM);
-    return len >= n && strncasecmp(param, KEY_ORIGIN_PARAM, n) == 0 &&
-           (len == n || param[n] == '=');
+    size_t n = strlen(KEY_ORIGIN_PARAM), i = 0, got = 0;
+    char name[32];
+    while (i < len && param[i] != '=' && got < sizeof(name)) {
+        int hi, lo;
+        if (param[i] == '%' && i + 2 < len && (hi = key_hexval((unsigned char)param[i + 1])) >= 0 &&
+            (lo = key_hexval((unsigned char)param[i + 2])) >= 0) {
+            name[got++] = (char)(hi * 16 + lo);
+            i += 3;
+        } else {
+            name[got++] = param[i++];
+        }
+    }
+    return (i == len || param[i] == '=') && got == n && strncasecmp(name, KEY_ORIGIN_PARAM, n) == 0;
 }
 
 int mcc_cache_key(const char *ns, const char *path, const char *query,

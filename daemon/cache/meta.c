@@ -19,10 +19,14 @@ static void meta_copy(char *dst, size_t cap, const cJSON *item)
     }
 }
 
+/* A number of the blob as int64; anything outside the range (or not a number) reads as 0, never
+ * as an undefined conversion. */
 static int64_t meta_int(const cJSON *o, const char *name)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsNumber(it) ? (int64_t)it->valuedouble : 0;
+    if (!cJSON_IsNumber(it) || !(it->valuedouble > -9.2e18 && it->valuedouble < 9.2e18))
+        return 0;
+    return (int64_t)it->valuedouble;
 }
 
 int mcc_meta_encode(const mcc_meta *meta, char **out, size_t *len)
@@ -30,7 +34,8 @@ int mcc_meta_encode(const mcc_meta *meta, char **out, size_t *len)
     cJSON *o = cJSON_CreateObject();
     if (o == NULL)
         return MCC_ERROR;
-    int ok = cJSON_AddNumberToObject(o, "v", 1) && cJSON_AddNumberToObject(o, "status", meta->status) &&
+    int ok = cJSON_AddNumberToObject(o, "v", 1) &&
+             cJSON_AddNumberToObject(o, "status", meta->status) &&
              cJSON_AddStringToObject(o, "etag", meta->etag) &&
              cJSON_AddStringToObject(o, "last_modified", meta->last_modified) &&
              cJSON_AddStringToObject(o, "content_type", meta->content_type) &&
@@ -65,14 +70,13 @@ int mcc_meta_decode(const void *blob, size_t len, mcc_meta *meta)
         return MCC_ERROR;
     }
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, "status");
-    meta->status = cJSON_IsNumber(it) ? it->valueint : 200;
+    meta->status = cJSON_IsNumber(it) ? (int)meta_int(o, "status") : 200;
     meta_copy(meta->etag, sizeof(meta->etag), cJSON_GetObjectItemCaseSensitive(o, "etag"));
     meta_copy(meta->last_modified, sizeof(meta->last_modified),
               cJSON_GetObjectItemCaseSensitive(o, "last_modified"));
     meta_copy(meta->content_type, sizeof(meta->content_type),
               cJSON_GetObjectItemCaseSensitive(o, "content_type"));
-    it = cJSON_GetObjectItemCaseSensitive(o, "stored_at");
-    meta->stored_at = cJSON_IsNumber(it) ? (int64_t)it->valuedouble : 0;
+    meta->stored_at = meta_int(o, "stored_at");
     meta_copy(meta->url, sizeof(meta->url), cJSON_GetObjectItemCaseSensitive(o, "url"));
     meta_copy(meta->cache_control, sizeof(meta->cache_control),
               cJSON_GetObjectItemCaseSensitive(o, "cache_control"));

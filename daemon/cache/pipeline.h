@@ -47,6 +47,7 @@ struct mcc_entry {
     struct mcc_cache *cache;
     int state;
     int fail_status; /* MCC_ENTRY_FAILED: status for the serves that waited */
+    char retry_after[32]; /* the origin's Retry-After with that failure, passed on */
 
     /* how to reach the origin, from the request that made the entry */
     char *origin_host;

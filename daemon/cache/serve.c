@@ -149,6 +149,8 @@ void mcc_serve_fail(mcc_serve *s, int status)
     if (s->cache_status[0] == '\0')
         snprintf(s->cache_status, sizeof(s->cache_status), "error");
     serve_header(s, "Content-Type", "text/plain");
+    if ((status == 503 || status == 429) && s->entry != NULL)
+        serve_header(s, "Retry-After", s->entry->retry_after);
     char cs[192];
     snprintf(cs, sizeof(cs), "%s; fwd=miss; detail=%d", s->cache->core->settings.node_name,
              status);

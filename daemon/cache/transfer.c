@@ -298,6 +298,10 @@ static int transfer_status_for(int status)
 {
     if (status == 503 || status == 504 || status == 508)
         return status; /* 508: a cache above saw the request come around: say so downstream */
+    /* the origin is busy: transient trouble, which a Delivery Optimization client must see as
+     * 5xx (a 4xx makes it shun the cache for 15 minutes) */
+    if (status == 429)
+        return 503;
     if (status >= 400 && status < 500)
         return status; /* the origin's own answer, e.g. 404, passes through */
     return 502;
@@ -575,7 +579,10 @@ static int transfer_on_headers(void *arg, mcc_fetch *f, int status)
                    mcc_fetch_header(f, "Content-Length") != NULL;
     if (status != 200 && status != 206 && !(status == 416 && t->probe) && !negative) {
         mcc_log(MCC_LOG_INFO, "upstream %s answered %d", t->plan.url, status);
-        transfer_outcome(t, status >= 500 ? MCC_FETCH_SERVER_ERROR : MCC_FETCH_DONE, status);
+        transfer_outcome(t, status >= 500 || status == 429 ? MCC_FETCH_SERVER_ERROR
+                                                           : MCC_FETCH_DONE,
+                         status);
+        transfer_copy(e->retry_after, sizeof(e->retry_after), mcc_fetch_header(f, "Retry-After"));
         if (!t->probe && (status == 404 || status == 410)) {
             mcc_entry_doom(e); /* the origin dropped it: so do we */
             return MCC_ERROR;

@@ -262,7 +262,7 @@ static int settings_fetch(const mcc_conf *root, mcc_settings *out, mcc_err *err)
         return mcc_conf_expect(sec, "proxy", "\"\" or host:port like proxy.example.com:3128", err);
     if (mcc_conf_duration(sec, "connect_timeout", 5000, &out->connect_timeout_ms, err) != MCC_OK)
         return MCC_ERROR;
-    if (mcc_conf_duration(sec, "low_speed_time", 20000, &out->low_speed_time_ms, err) != MCC_OK)
+    if (mcc_conf_duration(sec, "low_speed_time", 10000, &out->low_speed_time_ms, err) != MCC_OK)
         return MCC_ERROR;
     if (mcc_conf_int(sec, "low_speed_limit", 1000, 0, INT64_MAX, &v, err) != MCC_OK)
         return MCC_ERROR;

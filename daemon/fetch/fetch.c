@@ -15,7 +15,9 @@
 #include "core/core.h"
 
 #define FETCH_MAX_CONNECTS 64L
+#ifndef FETCH_BUFFER_SIZE /* -DFETCH_BUFFER_SIZE=... to measure another (tests/bench) */
 #define FETCH_BUFFER_SIZE (64L * 1024)
+#endif
 
 /* One socket libcurl asked us to watch: the libevent event and the list link for cleanup. */
 typedef struct fetch_sock {

@@ -454,7 +454,8 @@ int mcc_admin_listen(mcc_admin *a, const char *addr, mcc_err *err)
     evhttp_set_max_body_size(a->http, 65536);
     evhttp_set_timeout(a->http, 30);
     evhttp_set_gencb(a->http, admin_on_request, a);
-    if (mcc_listen_bind(a->http, addr, "admin", a->address, sizeof(a->address), err) != MCC_OK) {
+    if (mcc_listen_bind(a->http, a->core->base, addr, "admin", a->address, sizeof(a->address),
+                        err) != MCC_OK) {
         evhttp_free(a->http);
         a->http = NULL;
         return MCC_ERROR;

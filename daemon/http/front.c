@@ -45,6 +45,33 @@ static int front_cacheable(void *arg, const char *host, unsigned port)
     return front_rule(f->core, host, port, "/", &rule) == MCC_OK;
 }
 
+/* A reason to refuse REQ whose framing two parsers could read differently (request smuggling):
+ * conflicting Content-Length, a Transfer-Encoding other than chunked or next to a length, or a
+ * header name that is not a token (RFC 9110 5.1, RFC 9112 6.1 and 6.3). NULL when sound. */
+static const char *front_framing(struct evhttp_request *req)
+{
+    const char *length = NULL, *te = NULL;
+    struct evkeyval *h;
+    TAILQ_FOREACH(h, evhttp_request_get_input_headers(req), next)
+    {
+        for (const unsigned char *c = (const unsigned char *)h->key; *c != '\0'; c++)
+            if (*c <= ' ' || *c >= 127 || strchr("\"(),/:;<=>?@[\\]{}", *c) != NULL)
+                return "a header name is not a token";
+        if (strcasecmp(h->key, "Content-Length") == 0) {
+            if (length != NULL && strcmp(length, h->value) != 0)
+                return "conflicting Content-Length";
+            length = h->value;
+        } else if (strcasecmp(h->key, "Transfer-Encoding") == 0) {
+            if (te != NULL)
+                return "more than one Transfer-Encoding";
+            te = h->value;
+        }
+    }
+    if (te != NULL && (length != NULL || strcasecmp(te, "chunked") != 0))
+        return "Transfer-Encoding other than chunked, or with Content-Length";
+    return NULL;
+}
+
 /* Joins every Via header of REQ into BUF ("" when none); 0 when they do not fit. */
 static int front_via(struct evhttp_request *req, char *buf, size_t cap)
 {
@@ -144,6 +171,16 @@ static void front_request(struct evhttp_request *req, void *arg)
         return;
     }
 
+    const char *why = front_framing(req);
+    if (why != NULL) {
+        /* the connection's framing is in doubt: answer and close it */
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        char body[128];
+        snprintf(body, sizeof(body), "bad request: %s\n", why);
+        front_reply(f, req, 400, "Bad Request", body, NULL);
+        return;
+    }
+
     mcc_addr a;
     mcc_err err = {{0}};
     int rc = mcc_addr_from_request(req, front_cacheable, f, &a, &err);
@@ -154,8 +191,7 @@ static void front_request(struct evhttp_request *req, void *arg)
         return;
     }
     if (rc != MCC_OK) {
-        front_reply(f, req, 403, "Forbidden", "no cacheable origin named in this request\n",
-                    NULL);
+        front_reply(f, req, 403, "Forbidden", "no cacheable origin named in this request\n", NULL);
         return;
     }
 
@@ -227,8 +263,8 @@ struct mcc_front *mcc_front_new(mcc_core *core, mcc_err *err)
     evhttp_set_timeout(f->http, (int)((set->client_timeout_ms + 999) / 1000));
     evhttp_set_default_content_type(f->http, "application/octet-stream");
     evhttp_set_gencb(f->http, front_request, f);
-    if (mcc_listen_bind(f->http, set->listen_content, "content", f->address, sizeof(f->address),
-                        err) != MCC_OK)
+    if (mcc_listen_bind(f->http, core->base, set->listen_content, "content", f->address,
+                        sizeof(f->address), err) != MCC_OK)
         goto fail;
     mcc_listen_guard(f->http);
     core->cache = f->cache;

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,17 +73,34 @@ void mcc_listen_guard(struct evhttp *http)
     evhttp_foreach_bound_socket(http, listen_guard_one, NULL);
 }
 
-int mcc_listen_bind(struct evhttp *http, const char *addr, const char *what, char *bound,
-                    size_t boundlen, mcc_err *err)
+int mcc_listen_bind(struct evhttp *http, struct event_base *base, const char *addr,
+                    const char *what, char *bound, size_t boundlen, mcc_err *err)
 {
     char host[128];
     unsigned port;
     if (addr == NULL || mcc_listen_split(addr, host, sizeof(host), &port) != MCC_OK)
         return mcc_err_set(err, "%s listener: \"%s\" is not addr:port", what,
                            addr != NULL ? addr : "");
-    struct evhttp_bound_socket *sock = evhttp_bind_socket_with_handle(http, host, (ev_uint16_t)port);
-    if (sock == NULL)
+    struct sockaddr_storage want;
+    int wantlen = (int)sizeof(want);
+    memset(&want, 0, sizeof(want));
+    if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&want, &wantlen) != 0)
+        return mcc_err_set(err, "%s listener: \"%s\" is not an address and port", what, addr);
+    /* the system's largest backlog (-1): a burst of devices must not wait for SYN retries */
+    struct evconnlistener *l = evconnlistener_new_bind(
+        base, NULL, NULL, LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
+        (struct sockaddr *)&want, wantlen);
+    if (l == NULL)
         return mcc_err_set(err, "%s listener: cannot bind %s: %s", what, addr, strerror(errno));
+    /* accepted sockets inherit it: a response's last small segment must not wait for the
+     * client's delayed ACK (Nagle) */
+    int one = 1;
+    setsockopt(evconnlistener_get_fd(l), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    struct evhttp_bound_socket *sock = evhttp_bind_listener(http, l);
+    if (sock == NULL) {
+        evconnlistener_free(l);
+        return mcc_err_set(err, "%s listener: cannot listen on %s", what, addr);
+    }
     if (bound == NULL)
         return MCC_OK;
 

@@ -15,19 +15,6 @@
 
 #include "origin.h"
 
-/* --fault NAME[=N]. Per-request control (a query parameter or path prefix) can map onto the same
- * table later. */
-static const struct {
-    const char *name;
-    origin_fault_kind kind;
-    int needs_arg;
-    const char *help;
-} origin_faults[] = {
-    {"reset-after", ORIGIN_FAULT_RESET_AFTER, 1, "send N body bytes, then reset (RST)"},
-    {"close-after", ORIGIN_FAULT_CLOSE_AFTER, 1, "send N body bytes, then close (FIN)"},
-    {"ignore-range", ORIGIN_FAULT_IGNORE_RANGE, 0, "answer ranged GETs with 200 and all"},
-};
-
 static void origin_usage(FILE *out)
 {
     fprintf(out,
@@ -40,55 +27,19 @@ static void origin_usage(FILE *out)
             "  --port-file FILE    write the bound port (written last: ready when it exists)\n"
             "  --rate N            body bytes per second per response (K, M suffixes)\n"
             "  --delay-ms N        wait before sending status and headers\n"
-            "  --fault NAME[=N]    misbehave on every request:\n");
-    for (size_t i = 0; i < sizeof(origin_faults) / sizeof(origin_faults[0]); i++) {
-        fprintf(out, "      %-14s %s\n", origin_faults[i].name, origin_faults[i].help);
-    }
-    fprintf(out, "  --fault-count N     the fault hits only the first N GETs (default: all)\n");
-}
-
-/* A non-negative decimal with an optional K/M/G (powers of 1024) suffix. */
-static int origin_parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-    unsigned long long v;
-    uint64_t mul = 1;
-
-    if (s[0] < '0' || s[0] > '9')
-        return -1;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno != 0)
-        return -1;
-    if (*end == 'K' || *end == 'k')
-        mul = 1024;
-    else if (*end == 'M' || *end == 'm')
-        mul = 1024 * 1024;
-    else if (*end == 'G' || *end == 'g')
-        mul = 1024 * 1024 * 1024;
-    if (mul != 1)
-        end++;
-    if (*end != '\0' || v > UINT64_MAX / mul)
-        return -1;
-    *out = v * mul;
-    return 0;
-}
-
-static int origin_parse_fault(const char *s, origin_fault *out)
-{
-    const char *eq = strchr(s, '=');
-    size_t n = eq != NULL ? (size_t)(eq - s) : strlen(s);
-
-    for (size_t i = 0; i < sizeof(origin_faults) / sizeof(origin_faults[0]); i++) {
-        if (strlen(origin_faults[i].name) != n || strncmp(origin_faults[i].name, s, n) != 0)
-            continue;
-        if (origin_faults[i].needs_arg != (eq != NULL))
-            return -1;
-        out->kind = origin_faults[i].kind;
-        out->arg = 0;
-        return eq != NULL ? origin_parse_u64(eq + 1, &out->arg) : 0;
-    }
-    return -1;
+            "  --fault NAME[=N][,NAME[=N]...]  misbehave on every request (repeatable):\n");
+    origin_faults_usage(out, 6);
+    fprintf(out,
+            "  --fault-count N     the --fault faults hit only the first N GETs (default: all)\n"
+            "  --fault-by-query    a request's query parameter fault=NAME[=N][,NAME[=N]...]\n"
+            "                      chooses its faults (instead of --fault's)\n"
+            "  --fault-by-host     the leading labels of a request's Host header choose its\n"
+            "                      faults (instead of --fault's): NAME, then N when the fault\n"
+            "                      takes one, up to the first label naming no fault, e.g.\n"
+            "                      Host: reset-after.300000.change-after.1.fault.test\n"
+            "                      (a cache then keys the object under the host's namespace,\n"
+            "                      so one object can be asked cleanly and with faults)\n"
+            "  Without a fault, or when FILE.v2 is missing under change-after: plain answers.\n");
 }
 
 static int origin_parse_listen(const char *s, char *host, size_t hostlen, unsigned *port)
@@ -143,6 +94,7 @@ int main(int argc, char **argv)
         {"port-file", required_argument, NULL, 'P'}, {"rate", required_argument, NULL, 'R'},
         {"delay-ms", required_argument, NULL, 'd'}, {"fault", required_argument, NULL, 'f'},
         {"fault-count", required_argument, NULL, 'c'},
+        {"fault-by-query", no_argument, NULL, 'Q'}, {"fault-by-host", no_argument, NULL, 'H'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     origin_ctx ctx;
     const char *listen = "127.0.0.1:0", *logpath = NULL, *pidfile = NULL, *portfile = NULL;
@@ -188,7 +140,7 @@ int main(int argc, char **argv)
             }
             break;
         case 'f':
-            if (origin_parse_fault(optarg, &ctx.fault) != 0) {
+            if (origin_faults_parse(optarg, ',', &ctx.faults) != 0) {
                 fprintf(stderr, "mcc-test-origin: --fault: unknown fault or bad argument '%s'\n",
                         optarg);
                 origin_usage(stderr);
@@ -200,6 +152,12 @@ int main(int argc, char **argv)
                 fprintf(stderr, "mcc-test-origin: --fault-count: expected a count above 0\n");
                 return 2;
             }
+            break;
+        case 'Q':
+            ctx.by_query = 1;
+            break;
+        case 'H':
+            ctx.by_host = 1;
             break;
         case 'h':
             origin_usage(stdout);
@@ -277,6 +235,7 @@ out_http:
 out_base:
     event_base_free(ctx.base);
 out:
+    origin_counts_free(&ctx);
     if (ctx.log != NULL)
         fclose(ctx.log);
     return rc;

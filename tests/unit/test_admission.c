@@ -30,8 +30,8 @@ static void key_of(uint8_t key[MCC_KEY_LEN], uint64_t n)
 static void test_second_hit(void)
 {
     mcc_harness *h;
-    const mcc_policy_ops *ops;
-    void *st;
+    const mcc_policy_ops *ops = NULL;
+    void *st = NULL;
     uint8_t k1[MCC_KEY_LEN], k2[MCC_KEY_LEN];
     CU_ASSERT_FATAL(load(&h, "{\"window\": \"200ms\"}", &ops, &st) == 0);
     CU_ASSERT_EQUAL(ops->type, MCC_POLICY_ADMISSION);
@@ -54,8 +54,8 @@ static void test_second_hit(void)
 static void test_max_size_and_table(void)
 {
     mcc_harness *h;
-    const mcc_policy_ops *ops;
-    void *st;
+    const mcc_policy_ops *ops = NULL;
+    void *st = NULL;
     uint8_t k[MCC_KEY_LEN];
     CU_ASSERT_FATAL(load(&h, "{\"max_size\": \"1MiB\", \"tracked\": 4}", &ops, &st) == 0);
     key_of(k, 7);

@@ -518,7 +518,7 @@ static void test_settings_defaults(void)
     CU_ASSERT_STRING_EQUAL(s->upstreams[0], "cdn");
     CU_ASSERT_STRING_EQUAL(s->proxy, "");
     CU_ASSERT_EQUAL(s->connect_timeout_ms, 5000);
-    CU_ASSERT_EQUAL(s->low_speed_time_ms, 20000);
+    CU_ASSERT_EQUAL(s->low_speed_time_ms, 10000);
     CU_ASSERT_EQUAL(s->low_speed_limit, 1000);
     CU_ASSERT_EQUAL(s->max_redirects, 5);
     CU_ASSERT_EQUAL(s->summary_public, 0);
