@@ -34,7 +34,9 @@ PYEOF
 
 # Bytes of the regular files under DIR, in allocated blocks.
 storage_file_bytes() { # DIR
-    find "$1" -type f -printf '%b\n' 2>/dev/null | awk '{ s += $1 * 512 } END { print s + 0 }'
+    # files come and go while the daemon evicts: a vanished one is no error here
+    { find "$1" -type f -printf '%b\n' 2>/dev/null || true; } |
+        awk '{ s += $1 * 512 } END { print s + 0 }'
 }
 
 # The value of a metric series from the admin /metrics page (first line matching NAME and the

@@ -35,7 +35,7 @@ EOF
 start_mccd "$T/70-hostile.json"
 URL="$MCC_CONTENT/big.bin?cacheHostOrigin=origin.test"
 
-fd_count() { find "/proc/$MCCD_PID/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+fd_count() { { find "/proc/$MCCD_PID/fd" -mindepth 1 -maxdepth 1 2>/dev/null || true; } | wc -l; }
 
 # Waits up to 15 s for mccd's fd count to come back to BASE (two more are allowed: a drive
 # probe or a log reopen may hold one for a moment). Fails with the numbers otherwise.

@@ -24,7 +24,7 @@ make_blob reset.bin $((1024 * 1024)) >/dev/null
 make_blob drip.bin 262144 >/dev/null
 start_fault_setup
 
-fds() { find "/proc/$MCCD_PID/fd" -mindepth 1 -maxdepth 1 | wc -l; }
+fds() { { find "/proc/$MCCD_PID/fd" -mindepth 1 -maxdepth 1 2>/dev/null || true; } | wc -l; }
 status_kib() { sed -n "s/^$1:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$MCCD_PID/status"; }
 upstream_conns() { # mccd's TCP connections to the origin (libcurl's pool)
     ss -Htnp "( dport = :$ORIGIN_PORT )" 2>/dev/null | grep -c "pid=$MCCD_PID," || true

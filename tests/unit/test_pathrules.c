@@ -214,8 +214,6 @@ static void test_config_errors(void)
         mcc_err err = {{0}};
         int rc = mcc_harness_load(h, "pathrules", "pathrules", bad[i].config, &ref, &err);
         CU_ASSERT_EQUAL(rc, MCC_ERROR);
-        if (strstr(err.msg, bad[i].says) == NULL)
-            fprintf(stderr, "config %zu: message '%s' lacks '%s'\n", i, err.msg, bad[i].says);
         CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, bad[i].says));
         mcc_harness_free(h);
     }
