@@ -677,7 +677,9 @@ void mcc_serve_pump(mcc_serve *s)
             t->paused = 0;
             mcc_fetch_resume(t->fetch);
         }
-        return;
+        if (s->cursor <= s->last)
+            return;
+        s->relay = NULL; /* it has all it asked for: finish below */
     }
     mcc_entry *e = s->entry;
     int fail_status = 502;
