@@ -14,6 +14,7 @@
 #include "cache/cache.h"
 #include "cache/key.h"
 #include "http/addr.h"
+#include "http/conns.h"
 #include "http/front.h"
 #include "http/listen.h"
 #include "report/stats.h"
@@ -22,7 +23,8 @@ struct mcc_front {
     mcc_core *core;
     struct evhttp *http;
     struct mcc_cache *cache;
-    char address[80]; /* what was bound */
+    struct mcc_conns *conns; /* connection limit and request deadline */
+    char address[80];        /* what was bound */
 };
 
 /* The first host rule, in configured order, that accepts HOST. */
@@ -163,6 +165,11 @@ static void front_request(struct evhttp_request *req, void *arg)
 {
     struct mcc_front *f = arg;
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    if (mcc_conns_request(f->conns, req)) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        front_reply(f, req, 503, "Service Unavailable", "too many connections\n", NULL);
+        return;
+    }
     /* other methods are relayed to a cacheable origin uncached; TRACE and CONNECT never */
     if (cmd == EVHTTP_REQ_TRACE || cmd == EVHTTP_REQ_CONNECT) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
@@ -263,6 +270,12 @@ struct mcc_front *mcc_front_new(mcc_core *core, mcc_err *err)
     evhttp_set_timeout(f->http, (int)((set->client_timeout_ms + 999) / 1000));
     evhttp_set_default_content_type(f->http, "application/octet-stream");
     evhttp_set_gencb(f->http, front_request, f);
+    f->conns = mcc_conns_new(core->base, f->http, (unsigned)set->max_connections,
+                             set->client_timeout_ms);
+    if (f->conns == NULL) {
+        mcc_err_set(err, "out of memory");
+        goto fail;
+    }
     if (mcc_listen_bind(f->http, core->base, set->listen_content, "content", f->address,
                         sizeof(f->address), err) != MCC_OK)
         goto fail;
@@ -286,6 +299,7 @@ void mcc_front_free(struct mcc_front *f)
     /* closing the connections releases every serve before the transfers go */
     if (f->http != NULL)
         evhttp_free(f->http);
+    mcc_conns_free(f->conns); /* after the connections evhttp held */
     if (f->core->cache == f->cache)
         f->core->cache = NULL;
     mcc_cache_free(f->cache);

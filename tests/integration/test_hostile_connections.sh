@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Hostile connections: 2,000 idle connections and a slowloris client (headers a byte a second)
+# Hostile connections: 10,000 idle connections and a slowloris client (headers a byte a second)
 # while a normal client downloads at full speed (its throughput with and without them is
 # logged); clients that read very slowly, reset or vanish mid-response. mccd survives, keeps
 # serving the right bytes, reaps idle connections after limits.client_timeout, and its open
@@ -9,7 +9,7 @@ source "$(dirname "$0")/lib.sh"
 MIB=1048576
 SIZE=$((16 * MIB))
 TIMEOUT_S=8 # longer than the idle connections take to connect
-WANT_IDLE=2000
+WANT_IDLE=10000
 
 # mccd and the client script inherit the limit: both hold one fd per connection
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -26,7 +26,7 @@ start_origin
 # immutable: every later request is a plain hit, no revalidation round trip in the numbers
 cat >"$T/70-hostile.json" <<EOF
 {
-  "limits": { "client_timeout": "${TIMEOUT_S}s" },
+  "limits": { "client_timeout": "${TIMEOUT_S}s", "max_connections": 20000 },
   "plugins": { "hosts": { "config": { "custom": [
     { "host": "origin.test", "canonical": "origin", "connect_to": "$ORIGIN_ADDR",
       "freshness": "immutable" } ] } } }

@@ -1,9 +1,7 @@
 #!/usr/bin/env bash
-# Slowloris: a client that sends its request headers a byte a second must lose its connection
-# once limits.client_timeout has passed since the request began, as with nginx's
-# client_header_timeout. PENDING: evhttp's timeout restarts with every byte read, so such a
-# client keeps its connection (and one of mccd's fds) for as long as it trickles; with no
-# limits.max_connections enforced either, enough of them exhaust mccd's descriptors.
+# Slowloris: a client that sends its request headers a byte a second loses its connection once
+# limits.client_timeout has passed without a complete request (evhttp's own timeout restarts
+# with every byte; daemon/http/conns.c keeps the deadline), and the daemon goes on serving.
 source "$(dirname "$0")/lib.sh"
 
 TIMEOUT_S=3
