@@ -214,25 +214,6 @@ static int bench_mccd(const char *root, unsigned long n, bench_run *out)
     return 0;
 }
 
-static void bench_rm(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d == NULL) {
-        unlink(path);
-        return;
-    }
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        char child[1024];
-        snprintf(child, sizeof(child), "%s/%s", path, de->d_name);
-        bench_rm(child);
-    }
-    closedir(d);
-    rmdir(path);
-}
-
 int main(int argc, char **argv)
 {
     unsigned long n = 100000;
@@ -282,8 +263,8 @@ int main(int argc, char **argv)
            run.rss_kib, n);
     printf("memory per stored object: %.0f bytes\n",
            (double)(run.rss_kib - base.rss_kib) * 1024.0 / (double)n);
-    bench_rm(empty);
+    mcc_harness_rm_tree(empty);
     if (keep == NULL)
-        bench_rm(full);
+        mcc_harness_rm_tree(full);
     return run.first_hit_s >= 0 ? 0 : 1;
 }

@@ -1,8 +1,11 @@
 /* The unit-test harness: a real core context (loop, settings from the embedded defaults,
  * metrics, stats, host table, admin route table, real loader) without listeners. */
+#define _XOPEN_SOURCE 700 /* nftw */
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -176,4 +179,14 @@ int mcc_harness_run_until(mcc_harness *h, const int *done, unsigned timeout_ms)
             break;
     event_free(t);
     return *done;
+}
+
+static int harness_rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    return type == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+void mcc_harness_rm_tree(const char *path)
+{
+    nftw(path, harness_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

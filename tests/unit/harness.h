@@ -24,6 +24,9 @@ mcc_core *mcc_harness_core(mcc_harness *h);
 int mcc_harness_load(mcc_harness *h, const char *plugin, const char *name,
                      const char *config_json, mcc_plugin_ref *out, mcc_err *err);
 
+/* Removes PATH and everything below it (a test's temporary directory); links are not followed. */
+void mcc_harness_rm_tree(const char *path);
+
 /* Runs the loop until DONE becomes non-zero or TIMEOUT_MS passes; returns *done. */
 int mcc_harness_run_until(mcc_harness *h, const int *done, unsigned timeout_ms);
 

@@ -9,6 +9,7 @@
 
 #include "conf/conf.h"
 #include "cunit_main.h"
+#include "harness.h"
 
 /* A config made of one fragment named f.json, for getter tests. */
 static mcc_config *conf_of(const char *text)
@@ -29,25 +30,6 @@ static void write_file(const char *dir, const char *name, const char *text)
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     fputs(text, f);
     fclose(f);
-}
-
-/* Removes the files of a test directory, then the directory (one level deep). */
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        char path[512];
-        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        if (unlink(path) != 0)
-            rmdir(path);
-    }
-    closedir(d);
-    rmdir(dir);
 }
 
 static void test_merge(void)
@@ -171,7 +153,7 @@ static void test_dir(void)
     CU_ASSERT_STRING_EQUAL(err.msg, expect);
     mcc_config_free(cfg);
 
-    remove_dir(dir);
+    mcc_harness_rm_tree(dir);
     cfg = mcc_config_new();
     CU_ASSERT_EQUAL(mcc_config_add_dir(cfg, dir, 1, &err), MCC_OK);
     CU_ASSERT_EQUAL(mcc_config_add_dir(cfg, dir, 0, &err), MCC_ERROR);

@@ -109,30 +109,11 @@ static int env_open(disk_env *e, const char *members)
     return env_start(e, members);
 }
 
-static void rm_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d == NULL) {
-        unlink(path);
-        return;
-    }
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        char child[1024];
-        snprintf(child, sizeof(child), "%s/%s", path, de->d_name);
-        rm_tree(child);
-    }
-    closedir(d);
-    rmdir(path);
-}
-
 static void env_close(disk_env *e)
 {
     if (e->h != NULL)
         env_stop(e);
-    rm_tree(e->root);
+    mcc_harness_rm_tree(e->root);
 }
 
 static void metric_find(void *arg, const mcc_metric_sample *s)
@@ -883,7 +864,7 @@ static void test_bad_config(void)
     CU_ASSERT_EQUAL(mcc_harness_load(h, "disk", "disk", conf, &ref, &err), MCC_ERROR);
     CU_ASSERT(strstr(err.msg, "nope") != NULL);
     mcc_harness_free(h);
-    rm_tree(e.root);
+    mcc_harness_rm_tree(e.root);
 }
 
 int mcc_test_register(void)

@@ -112,30 +112,11 @@ static int env_open(drv_env *e, const char *policies, const char *members)
     return env_start(e, policies, members);
 }
 
-static void rm_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d == NULL) {
-        unlink(path);
-        return;
-    }
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        char child[1024];
-        snprintf(child, sizeof(child), "%s/%s", path, de->d_name);
-        rm_tree(child);
-    }
-    closedir(d);
-    rmdir(path);
-}
-
 static void env_close(drv_env *e)
 {
     if (e->h != NULL)
         env_stop(e);
-    rm_tree(e->root);
+    mcc_harness_rm_tree(e->root);
 }
 
 /* Runs the loop for MS milliseconds. */
@@ -528,7 +509,7 @@ static void test_file_system_full(void)
     CU_ASSERT_FATAL(mkdir(t, 0750) == 0);
     if (mount("tmpfs", t, "tmpfs", 0, "size=1m") != 0) {
         fprintf(stderr, "\n    skipped: mount tmpfs: %s", strerror(errno));
-        rm_tree(e.root);
+        mcc_harness_rm_tree(e.root);
         return;
     }
     CU_ASSERT_FATAL(env_start(&e, NULL,

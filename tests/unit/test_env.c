@@ -9,6 +9,7 @@
 
 #include "conf/conf.h"
 #include "cunit_main.h"
+#include "harness.h"
 
 #define G1 "12345678-1234-1234-1234-123456789abc"
 #define G2 "ABCDEF01-2345-6789-ABCD-EF0123456789"
@@ -27,30 +28,9 @@ static void env_dir_init(env_dir *d)
     snprintf(d->out, sizeof(d->out), "%s/conf/env.d", d->base);
 }
 
-static void rm_tree(const char *dir)
-{
-    DIR *dd = opendir(dir);
-    if (dd == NULL)
-        return;
-    struct dirent *de;
-    while ((de = readdir(dd)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        char path[512];
-        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        struct stat st;
-        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
-            rm_tree(path);
-        else
-            unlink(path);
-    }
-    closedir(dd);
-    rmdir(dir);
-}
-
 static void env_dir_fini(env_dir *d)
 {
-    rm_tree(d->base);
+    mcc_harness_rm_tree(d->base);
 }
 
 /* Entries of DIR that are not "." or ".."; -1 when DIR does not exist. */
