@@ -17,7 +17,6 @@ chmod 755 "$T" # nginx workers run as another user when the test runs as root
 
 MCC_PIDS=()       # every process started, stopped in reverse order
 MCC_PID_NAMES=()  # what each one is, for messages
-MCC_PORTS_GIVEN=" "
 
 log() { echo "[$TEST_NAME] $*" >&2; }
 
@@ -82,6 +81,7 @@ mcc_on_exit() {
     trap - EXIT
     set +e
     stop_all
+    python3 "$MCC_SOURCE_DIR/tests/integration/ports.py" release $$
     if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
         # what the servers said, so that a CI log explains the failure
         for f in "$T"/*.log "$T"/*/*.log; do
@@ -104,22 +104,10 @@ trap 'exit 143' TERM
 
 # --- ports ----------------------------------------------------------------------------------
 
-# A loopback TCP port nothing listens on now, never the same twice in one test.
+# A loopback TCP port nothing listens on now and no other test holds, outside the ephemeral
+# range (see ports.py); held until the test exits, so a restarted server gets it back.
 free_port() {
-    local p i
-    for ((i = 0; i < 20; i++)); do
-        p=$(python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])')
-        case "$MCC_PORTS_GIVEN" in
-        *" $p "*) continue ;;
-        esac
-        MCC_PORTS_GIVEN+="$p "
-        echo "$p"
-        return 0
-    done
-    fail "no free port found"
+    python3 "$MCC_SOURCE_DIR/tests/integration/ports.py" reserve $$ || fail "no free port found"
 }
 
 # True when something listens on 127.0.0.1:PORT (or on any address with that port).
