@@ -19,12 +19,14 @@ static void meta_copy(char *dst, size_t cap, const cJSON *item)
     }
 }
 
-/* A number of the blob as int64; anything outside the range (or not a number) reads as 0, never
- * as an undefined conversion. */
+/* A number of the blob as int64. JSON numbers are doubles here, exact only up to 2^53: anything
+ * beyond (or not a number) reads as 0, so that a value read back is the value written again. */
+#define META_INT_MAX 9007199254740992.0 /* 2^53 */
+
 static int64_t meta_int(const cJSON *o, const char *name)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, name);
-    if (!cJSON_IsNumber(it) || !(it->valuedouble > -9.2e18 && it->valuedouble < 9.2e18))
+    if (!cJSON_IsNumber(it) || !(it->valuedouble >= -META_INT_MAX && it->valuedouble <= META_INT_MAX))
         return 0;
     return (int64_t)it->valuedouble;
 }
