@@ -94,6 +94,20 @@ static int key_is_origin_param(const char *param, size_t len)
     return (i == len || param[i] == '=') && got == n && strncasecmp(name, KEY_ORIGIN_PARAM, n) == 0;
 }
 
+/* SHA-256, looked up once: with EVP_sha256() alone OpenSSL 3 fetches the implementation again on
+ * every digest, a cost as large as the digest of a short key. */
+static const EVP_MD *key_sha256(void)
+{
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+    static EVP_MD *md;
+    if (md == NULL)
+        md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (md != NULL)
+        return md;
+#endif
+    return EVP_sha256();
+}
+
 int mcc_cache_key(const char *ns, const char *path, const char *query,
                   uint8_t out[MCC_CACHE_KEY_LEN], char *text_out, size_t text_size)
 {
@@ -128,7 +142,7 @@ int mcc_cache_key(const char *ns, const char *path, const char *query,
         w = qstart;
     *w = '\0';
 
-    if (EVP_Digest(text, (size_t)(w - text), out, &mdlen, EVP_sha256(), NULL) != 1 ||
+    if (EVP_Digest(text, (size_t)(w - text), out, &mdlen, key_sha256(), NULL) != 1 ||
         mdlen != MCC_CACHE_KEY_LEN)
         goto free_text;
     if (text_out != NULL) {

@@ -12,6 +12,8 @@
 #include "core/metrics.h"
 #include "report/stats.h"
 
+#define STATS_REQUEST_SLOTS 32 /* status class x cache status pairs seen: a handful */
+
 struct mcc_stats {
     mcc_core *core;
     struct event *timer;
@@ -22,6 +24,13 @@ struct mcc_stats {
     unsigned last_s;
     int64_t last_end;
     mcc_metric *m_hit, *m_miss; /* mcc_sent_bytes_total, found on first use */
+    /* the request metrics, found on first use: a lookup by name on every request cost as much
+     * as the rest of the accounting (series are never freed before the registry) */
+    struct {
+        char labels[96];
+        mcc_metric *m;
+    } m_requests[STATS_REQUEST_SLOTS];
+    mcc_metric *m_duration, *m_upstream_wait;
     int log_fd;                 /* -1 off */
     int log_owned;              /* 1 when log_fd is a file we opened */
 };
@@ -208,27 +217,63 @@ static const char *stats_cache_label(const char *s)
     return s;
 }
 
+/* FNV-1a, to spread label sets over the slots */
+static unsigned stats_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s != '\0'; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static mcc_metric *stats_requests_metric(mcc_core *core, mcc_stats *st, const char *labels)
+{
+    if (st == NULL)
+        return mcc_metrics_get(core->metrics, MCC_METRIC_COUNTER, "mcc_requests_total",
+                               "Content requests answered", labels, NULL, 0);
+    unsigned i = stats_hash(labels) % STATS_REQUEST_SLOTS;
+    if (st->m_requests[i].m == NULL || strcmp(st->m_requests[i].labels, labels) != 0) {
+        mcc_metric *m = mcc_metrics_get(core->metrics, MCC_METRIC_COUNTER, "mcc_requests_total",
+                                        "Content requests answered", labels, NULL, 0);
+        if (m == NULL || strlen(labels) >= sizeof(st->m_requests[i].labels))
+            return m;
+        strcpy(st->m_requests[i].labels, labels);
+        st->m_requests[i].m = m;
+    }
+    return st->m_requests[i].m;
+}
+
+static mcc_metric *stats_histogram(mcc_core *core, mcc_metric **memo, const char *name,
+                                   const char *help)
+{
+    if (memo != NULL && *memo != NULL)
+        return *memo;
+    mcc_metric *m = mcc_metrics_get(core->metrics, MCC_METRIC_HISTOGRAM, name, help, "", NULL, 0);
+    if (memo != NULL)
+        *memo = m;
+    return m;
+}
+
 static void stats_metrics(mcc_core *core, const mcc_request_record *rec)
 {
     if (core->metrics == NULL)
         return;
+    mcc_stats *st = core->stats;
     char labels[96];
     char cls[8] = "other";
     if (rec->status >= 100 && rec->status <= 599)
         snprintf(cls, sizeof(cls), "%dxx", rec->status / 100);
     snprintf(labels, sizeof(labels), "status_class=\"%s\",cache=\"%s\"", cls,
              stats_cache_label(rec->cache_status));
-    mcc_metric_add(mcc_metrics_get(core->metrics, MCC_METRIC_COUNTER, "mcc_requests_total",
-                                   "Content requests answered", labels, NULL, 0),
-                   1);
-    mcc_metric_add(mcc_metrics_get(core->metrics, MCC_METRIC_HISTOGRAM,
+    mcc_metric_add(stats_requests_metric(core, st, labels), 1);
+    mcc_metric_add(stats_histogram(core, st != NULL ? &st->m_duration : NULL,
                                    "mcc_request_duration_seconds",
-                                   "Time from request to the last byte sent", "", NULL, 0),
+                                   "Time from request to the last byte sent"),
                    (double)rec->duration_ms / 1000.0);
     if (rec->upstream_ms > 0)
-        mcc_metric_add(mcc_metrics_get(
-                           core->metrics, MCC_METRIC_HISTOGRAM, "mcc_request_upstream_wait_seconds",
-                           "Time a request waited for an upstream's response headers", "", NULL, 0),
+        mcc_metric_add(stats_histogram(core, st != NULL ? &st->m_upstream_wait : NULL,
+                                       "mcc_request_upstream_wait_seconds",
+                                       "Time a request waited for an upstream's response headers"),
                        (double)rec->upstream_ms / 1000.0);
 }
 

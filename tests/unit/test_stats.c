@@ -186,6 +186,18 @@ static void test_access_log_and_metrics(void)
     mcc_metric *m = mcc_metrics_get(reg, MCC_METRIC_COUNTER, "mcc_requests_total", "",
                                     "status_class=\"2xx\",cache=\"hit\"", NULL, 0);
     CU_ASSERT_DOUBLE_EQUAL(mcc_metric_value(m), 1, 1e-12);
+    /* the same labels again (the series found on first use) and another pair (its own slot) */
+    rec.status = 206;
+    rec.cache_status = "hit";
+    mcc_request_done(core, &rec);
+    CU_ASSERT_DOUBLE_EQUAL(mcc_metric_value(m), 2, 1e-12);
+    rec.status = 200;
+    rec.cache_status = "miss";
+    mcc_request_done(core, &rec);
+    CU_ASSERT_DOUBLE_EQUAL(mcc_metric_value(m), 2, 1e-12);
+    m = mcc_metrics_get(reg, MCC_METRIC_COUNTER, "mcc_requests_total", "",
+                        "status_class=\"2xx\",cache=\"miss\"", NULL, 0);
+    CU_ASSERT_DOUBLE_EQUAL(mcc_metric_value(m), 1, 1e-12);
     m = mcc_metrics_get(reg, MCC_METRIC_COUNTER, "mcc_requests_total", "",
                         "status_class=\"4xx\",cache=\"other\"", NULL, 0);
     CU_ASSERT_DOUBLE_EQUAL(mcc_metric_value(m), 1, 1e-12);
@@ -200,7 +212,7 @@ static void test_access_log_and_metrics(void)
     CU_ASSERT_DOUBLE_EQUAL(mcc_metric_value(m), 400, 1e-12);
     m = mcc_metrics_get(reg, MCC_METRIC_HISTOGRAM, "mcc_request_duration_seconds", "", NULL, NULL,
                         0);
-    CU_ASSERT_DOUBLE_EQUAL(mcc_metric_value(m), 2, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(mcc_metric_value(m), 4, 1e-12);
     mcc_harness_free(h);
 }
 
