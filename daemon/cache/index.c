@@ -22,6 +22,55 @@ static char *index_strdup(const char *s)
     return s != NULL ? strdup(s) : NULL;
 }
 
+/* Decoded metadata of objects opened lately. Every hit opens its object again, and parsing the
+ * JSON blob was the largest part of that; a slot is used only when the stored blob is byte for
+ * byte the one it was decoded from, so nothing has to tell the memo that an object changed. */
+#define INDEX_MEMO_SLOTS 256
+
+struct mcc_meta_memo {
+    uint8_t key[MCC_KEY_LEN];
+    void *blob;
+    size_t len;
+    mcc_meta meta;
+};
+
+void mcc_meta_memo_free(struct mcc_cache *c)
+{
+    if (c->memo == NULL)
+        return;
+    for (size_t i = 0; i < INDEX_MEMO_SLOTS; i++)
+        free(c->memo[i].blob);
+    free(c->memo);
+    c->memo = NULL;
+}
+
+static int index_decode(struct mcc_cache *c, const uint8_t *key, const void *blob, size_t len,
+                        mcc_meta *meta)
+{
+    if (c->memo == NULL)
+        c->memo = calloc(INDEX_MEMO_SLOTS, sizeof(*c->memo));
+    if (c->memo == NULL || blob == NULL || len == 0)
+        return mcc_meta_decode(blob, len, meta);
+    struct mcc_meta_memo *m = &c->memo[(key[0] | (unsigned)key[1] << 8) % INDEX_MEMO_SLOTS];
+    if (m->blob != NULL && m->len == len && memcmp(m->key, key, MCC_KEY_LEN) == 0 &&
+        memcmp(m->blob, blob, len) == 0) {
+        *meta = m->meta;
+        return MCC_OK;
+    }
+    if (mcc_meta_decode(blob, len, meta) != MCC_OK)
+        return MCC_ERROR;
+    void *copy = malloc(len);
+    free(m->blob);
+    m->blob = copy;
+    if (copy != NULL) {
+        memcpy(copy, blob, len);
+        memcpy(m->key, key, MCC_KEY_LEN);
+        m->len = len;
+        m->meta = *meta;
+    }
+    return MCC_OK;
+}
+
 /* Takes the stored object's facts into E. MCC_ERROR when they make no sense. */
 static int index_load(mcc_entry *e, mcc_object *obj)
 {
@@ -29,7 +78,7 @@ static int index_load(mcc_entry *e, mcc_object *obj)
     mcc_object_info info;
     if (st->info(obj, &info) != MCC_OK || info.slice_size == 0)
         return MCC_ERROR;
-    if (mcc_meta_decode(info.meta, info.meta_len, &e->meta) != MCC_OK)
+    if (index_decode(e->cache, e->key, info.meta, info.meta_len, &e->meta) != MCC_OK)
         return MCC_ERROR;
     e->obj = obj;
     e->length = info.length;

@@ -27,6 +27,7 @@ struct mcc_cache {
     mcc_metric *m_coalesced, *m_transfers, *m_upstream_bytes, *m_upstream_errors;
     const mcc_policy_ops *freshness_ops; /* the freshness policy, if one is configured */
     struct mcc_nostore *nostore;         /* keys whose responses may not be stored, for a while */
+    struct mcc_meta_memo *memo;          /* decoded metadata of objects opened lately (index.c) */
     void *freshness_state;
 };
 
@@ -151,6 +152,7 @@ struct mcc_serve {
 
 
 /* index.c */
+void mcc_meta_memo_free(struct mcc_cache *c);
 mcc_entry *mcc_entry_get(struct mcc_cache *c, const mcc_target *t);
 void mcc_entry_ref(mcc_entry *e);
 void mcc_entry_unref(mcc_entry *e);
