@@ -77,6 +77,21 @@ void disk_index_unlink(disk_state *st, disk_obj *o, int remove_files)
 
 /* --- drive health ------------------------------------------------------------------------- */
 
+/* An object's files being opened is how a drive taken away is noticed on first use; an idle
+ * object's files are open already, so its reuse asks this instead. */
+int disk_drive_present(disk_drive *d)
+{
+    uint64_t now = disk_now_ms();
+    if (d->seen_ms != 0 && now - d->seen_ms < 100)
+        return 1;
+    struct stat sb;
+    if (stat(d->path, &sb) != 0 || !S_ISDIR(sb.st_mode) || (uint64_t)sb.st_dev != d->dev ||
+        (uint64_t)sb.st_ino != d->ino)
+        return 0;
+    d->seen_ms = now;
+    return 1;
+}
+
 static void disk_drive_down(disk_state *st, disk_drive *d, const char *why)
 {
     if (!d->up)
@@ -603,6 +618,7 @@ static void disk_scrub_tick(void *arg)
             o = st->scrub_obj = st->by_key;
             st->scrub_slice = 0;
         }
+        int warm = o->idle || o->handles > 0; /* in use lately: stays open after */
         if (disk_obj_acquire(o, &err) != MCC_OK) {
             int e = errno;
             if (!disk_drive_error(st, o->drive, e, err.msg)) {
@@ -619,7 +635,10 @@ static void disk_scrub_tick(void *arg)
             st->scrub_obj = o->hh.next;
             st->scrub_slice = 0;
         }
-        disk_obj_release(o);
+        if (warm)
+            disk_obj_release(o);
+        else
+            disk_obj_release_closing(o);
     }
 }
 
@@ -720,6 +739,10 @@ static int disk_conf(disk_state *st, const mcc_conf *conf, mcc_err *err)
         return host->conf_error(conf, "probe_interval", err, "a duration of at least 100ms");
     if (host->conf_duration(conf, "scan_sync", DISK_SCAN_SYNC_MS, &st->scan_sync_ms, err) != MCC_OK)
         return MCC_ERROR;
+    int64_t open_files = 0;
+    if (host->conf_int(conf, "open_files", DISK_OPEN_FILES, 0, 65536, &open_files, err) != MCC_OK)
+        return MCC_ERROR;
+    st->open_files = (unsigned)open_files;
     if (host->conf_size(conf, "max_object", UINT64_MAX, &st->max_object, err) != MCC_OK)
         return MCC_ERROR;
     if (st->max_object == 0)

@@ -18,6 +18,7 @@
 #define DISK_META_MAX (16u * 1024u * 1024u) /* a sanity bound on the daemon's blob */
 #define DISK_BLOCK 4096u                    /* usage is charged in file-system blocks */
 #define DISK_SUBDIRS 256u                   /* <drive>/<00..ff>/: the key's first byte */
+#define DISK_OPEN_FILES 128     /* idle objects whose files stay open (two fds each) */
 #define DISK_SCAN_SYNC_MS 300u  /* start-up scan time before the rest goes to the background */
 #define DISK_SCAN_STEP_MS 20u   /* background scan work per loop turn */
 #define DISK_SCRUB_TICK_MS 250u /* the scrub wakes up this often, reading rate/4 bytes */
@@ -49,6 +50,7 @@ typedef struct disk_drive {
     int full;     /* a write met ENOSPC; cleared when the file system has room again */
     uint64_t dev; /* st_dev and st_ino of the directory when it was first seen */
     uint64_t ino;
+    uint64_t seen_ms; /* when the directory was last found in place (idle objects' reuse) */
     mcc_metric *m_up; /* mcc_storage_drive_up{drive} */
     mcc_metric *m_full;
 
@@ -97,6 +99,8 @@ typedef struct disk_obj {
     uint8_t verified_all; /* every present slice was checked in this process (tables freed) */
     uint8_t pinned;       /* tables must stay: memory knows better than the records on disk */
     uint8_t tracked;      /* the eviction policy knows it */
+    uint8_t idle;         /* no handle, files kept open: in the state's idle list */
+    struct disk_obj *idle_prev, *idle_next;
     int data_fd;
     int meta_fd;
     uint64_t rec_base; /* offset of slice record 0 in the file meta_fd refers to */
@@ -148,6 +152,11 @@ typedef struct disk_state {
 
     disk_obj *by_key;
     disk_obj *by_id;
+    /* objects nobody holds whose files stay open, most recently released first: the next
+     * request for one skips opening and reading its files (at most open_files of them) */
+    disk_obj *idle_head, *idle_tail;
+    unsigned nidle;
+    unsigned open_files;
     uint64_t next_id;
     mcc_metric *checksum_failures;
     uint8_t *scratch; /* DISK_SCRATCH_LEN bytes for checksumming slices */
@@ -189,6 +198,8 @@ int disk_obj_read_fd(mcc_object *h, uint64_t off, int *fd, uint64_t *fd_off);
 int disk_obj_verify(mcc_object *h, uint64_t idx);
 int disk_obj_acquire(disk_obj *o, mcc_err *err);
 void disk_obj_release(disk_obj *o);
+/* The same, but the files close now when this was the last handle (a scrub's passing read). */
+void disk_obj_release_closing(disk_obj *o);
 uint64_t disk_obj_charge(uint64_t length, uint64_t nslices, uint64_t meta_len);
 uint64_t disk_obj_scrub(disk_obj *o, uint64_t idx, int *sound);
 void disk_policy_fill(disk_state *st);
@@ -198,6 +209,8 @@ void disk_policy_fill(disk_state *st);
 int disk_drive_error(disk_state *st, disk_drive *d, int err, const char *what);
 void disk_drive_nospace(disk_state *st, disk_drive *d);
 int disk_drive_reserve(disk_state *st, disk_drive *d, uint64_t extra);
+/* Whether D's directory is still the one seen at start (checked at most every 100 ms). */
+int disk_drive_present(disk_drive *d);
 uint64_t disk_obj_id(disk_state *st, const uint8_t key[MCC_KEY_LEN]);
 void disk_index_add(disk_state *st, disk_obj *o);
 void disk_index_unlink(disk_state *st, disk_obj *o, int remove_files);

@@ -57,10 +57,30 @@ void disk_obj_unload(disk_obj *o)
     o->meta_fd = -1;
 }
 
+/* --- idle objects: files kept open after the last handle, up to open_files objects --------- */
+
+static void obj_unpark(disk_obj *o)
+{
+    disk_state *st = o->st;
+    if (o->idle_prev != NULL)
+        o->idle_prev->idle_next = o->idle_next;
+    else
+        st->idle_head = o->idle_next;
+    if (o->idle_next != NULL)
+        o->idle_next->idle_prev = o->idle_prev;
+    else
+        st->idle_tail = o->idle_prev;
+    o->idle_prev = o->idle_next = NULL;
+    o->idle = 0;
+    st->nidle--;
+}
+
 void disk_obj_free(disk_obj *o)
 {
     if (o == NULL)
         return;
+    if (o->idle)
+        obj_unpark(o);
     disk_obj_unload(o);
     free(o->meta);
     free(o->sums);
@@ -75,10 +95,17 @@ uint64_t disk_obj_charge(uint64_t length, uint64_t nslices, uint64_t meta_len)
            (meta + DISK_BLOCK - 1) / DISK_BLOCK * DISK_BLOCK;
 }
 
+static void obj_close(disk_obj *o);
+
 /* Counts one user of O, opening its files (and reading its tables) for the first. */
 int disk_obj_acquire(disk_obj *o, mcc_err *err)
 {
-    if (o->handles == 0 && disk_meta_load(o, err) != MCC_OK)
+    if (o->idle) {
+        obj_unpark(o);
+        if (!disk_drive_present(o->drive))
+            obj_close(o); /* opening its files again finds out what became of the drive */
+    }
+    if (o->handles == 0 && o->data_fd < 0 && disk_meta_load(o, err) != MCC_OK)
         return MCC_ERROR;
     o->handles++;
     return MCC_OK;
@@ -87,14 +114,8 @@ int disk_obj_acquire(disk_obj *o, mcc_err *err)
 /* With its last user gone, an object keeps only what the index needs: files closed, and blob
  * and slice table freed when every present slice was checked (the records on disk say the
  * rest when it is opened again). A few hundred bytes per stored object stay in memory. */
-void disk_obj_release(disk_obj *o)
+static void obj_close(disk_obj *o)
 {
-    if (--o->handles > 0)
-        return;
-    if (!o->linked) {
-        disk_obj_free(o);
-        return;
-    }
     disk_obj_unload(o);
     if (!o->loaded || o->pinned || o->writes != NULL)
         return;
@@ -109,6 +130,56 @@ void disk_obj_release(disk_obj *o)
     o->flags = NULL;
     o->loaded = 0;
     o->verified_all = 1;
+}
+
+/* Keeps O's files open, as the most recently used idle object; the least recently used one
+ * beyond open_files is closed. Slices left half-written are abandoned as on a close. */
+static void obj_park(disk_obj *o)
+{
+    disk_state *st = o->st;
+    disk_write *w, *tmp;
+    HASH_ITER(hh, o->writes, w, tmp)
+    {
+        obj_write_free(o, w);
+    }
+    o->idle = 1;
+    o->idle_prev = NULL;
+    o->idle_next = st->idle_head;
+    if (st->idle_head != NULL)
+        st->idle_head->idle_prev = o;
+    else
+        st->idle_tail = o;
+    st->idle_head = o;
+    st->nidle++;
+    while (st->nidle > st->open_files) {
+        disk_obj *old = st->idle_tail;
+        obj_unpark(old);
+        obj_close(old);
+    }
+}
+
+static void obj_release(disk_obj *o, int keep_open)
+{
+    if (--o->handles > 0)
+        return;
+    if (!o->linked) {
+        disk_obj_free(o);
+        return;
+    }
+    if (keep_open && o->st->open_files > 0 && o->data_fd >= 0 && o->meta_fd >= 0)
+        obj_park(o);
+    else
+        obj_close(o);
+}
+
+void disk_obj_release(disk_obj *o)
+{
+    obj_release(o, 1);
+}
+
+void disk_obj_release_closing(disk_obj *o)
+{
+    obj_release(o, 0);
 }
 
 static uint64_t obj_slice_start(const disk_obj *o, uint64_t idx)

@@ -110,6 +110,28 @@ free_port() {
     python3 "$MCC_SOURCE_DIR/tests/integration/ports.py" reserve $$ || fail "no free port found"
 }
 
+# The descriptors of PID, as "OTHER CACHE DUPLICATES". CACHE counts open files of stored objects
+# (*.data, *.meta): the disk backend keeps those of its idle objects open on purpose (its
+# open_files setting, two per object). DUPLICATES counts stored files open more than once,
+# which with no request in flight is a leak. OTHER is everything else (sockets, pipes, logs).
+fd_census() { # PID
+    python3 - "$1" <<'PY'
+import collections, os, sys
+d = "/proc/%s/fd" % sys.argv[1]
+other, cache = 0, collections.Counter()
+for name in os.listdir(d):
+    try:
+        target = os.readlink(os.path.join(d, name))
+    except OSError:
+        continue  # closed meanwhile
+    if target.endswith(".data") or target.endswith(".meta"):
+        cache[target] += 1
+    else:
+        other += 1
+print(other, sum(cache.values()), sum(n - 1 for n in cache.values()))
+PY
+}
+
 # True when something listens on 127.0.0.1:PORT (or on any address with that port).
 port_listening() { # PORT
     [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]

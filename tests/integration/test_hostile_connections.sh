@@ -38,13 +38,15 @@ URL="$MCC_CONTENT/big.bin?cacheHostOrigin=origin.test"
 fd_count() { { find "/proc/$MCCD_PID/fd" -mindepth 1 -maxdepth 1 2>/dev/null || true; } | wc -l; }
 
 # Waits up to 15 s for mccd's fd count to come back to BASE (two more are allowed: a drive
-# probe or a log reopen may hold one for a moment). Fails with the numbers otherwise.
+# probe or a log reopen may hold one for a moment) with no stored file open twice. Fails with
+# the numbers otherwise.
 wait_fds() { # BASE WHAT
-    local i n
+    local i n other cache dup
     for ((i = 0; i < 150; i++)); do
-        n=$(fd_count)
-        if [ "$n" -le $(($1 + 2)) ]; then
-            log "fds after $2: $n (baseline $1)"
+        read -r other cache dup < <(fd_census "$MCCD_PID")
+        n=$((other + cache))
+        if [ "$n" -le $(($1 + 2)) ] && [ "$dup" -eq 0 ]; then
+            log "fds after $2: $n, of them $cache stored files (baseline $1)"
             return 0
         fi
         sleep 0.1

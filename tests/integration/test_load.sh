@@ -29,7 +29,8 @@ make_blob reset.bin $((1024 * 1024)) >/dev/null
 make_blob drip.bin 262144 >/dev/null
 start_fault_setup
 
-fds() { { find "/proc/$MCCD_PID/fd" -mindepth 1 -maxdepth 1 2>/dev/null || true; } | wc -l; }
+# descriptors other than the files of idle stored objects (kept open by design, see fd_census)
+fds() { fd_census "$MCCD_PID" | cut -d' ' -f1; }
 status_kib() { sed -n "s/^$1:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$MCCD_PID/status"; }
 upstream_conns() { # mccd's TCP connections to the origin (libcurl's pool)
     ss -Htnp "( dport = :$ORIGIN_PORT )" 2>/dev/null | grep -c "pid=$MCCD_PID," || true
@@ -126,6 +127,10 @@ if [ "$other" -gt $((base_other + 2)) ] || [ "$other" -lt $((base_other - 2)) ];
         "$base_other before (+-2)"
 fi
 [ "$after_up" -le "$FETCH_POOL" ] || fail "$after_up upstream connections kept, pool is $FETCH_POOL"
+read -r _ cache_fds dup_fds < <(fd_census "$MCCD_PID")
+log "stored objects' files open at rest: $cache_fds ($dup_fds open twice)"
+[ "$dup_fds" -eq 0 ] || fail "$dup_fds stored files open more than once with no request in flight"
+[ "$cache_fds" -le 256 ] || fail "$cache_fds stored files open: more than 2 x open_files (128)"
 hwm=$(status_kib VmHWM)
 [ "$hwm" -lt "$RSS_LIMIT_KIB" ] || fail "peak RSS $hwm kB, limit $RSS_LIMIT_KIB kB"
 [ "$(status_kib VmRSS)" -lt "$RSS_LIMIT_KIB" ] || fail "RSS after the load over $RSS_LIMIT_KIB kB"

@@ -733,6 +733,78 @@ static void test_replace_while_open(void)
     env_close(&e);
 }
 
+/* Descriptors of this process open on files under ROOT. */
+static unsigned fds_under(const char *root)
+{
+    unsigned n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (d == NULL)
+        return 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        char link[300], target[512];
+        snprintf(link, sizeof(link), "/proc/self/fd/%s", de->d_name);
+        ssize_t len = readlink(link, target, sizeof(target) - 1);
+        if (len <= 0)
+            continue;
+        target[len] = '\0';
+        if (strncmp(target, root, strlen(root)) == 0)
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static void test_open_files(void)
+{
+    disk_env e;
+    uint8_t key[MCC_KEY_LEN];
+    mcc_object *o = NULL;
+    uint8_t b = 0;
+
+    CU_ASSERT_FATAL(env_open(&e, "\"drives\": [{\"path\": \"d1\", \"size\": \"8MiB\"}], "
+                                 "\"open_files\": 2") == 0);
+    for (uint64_t n = 1; n <= 3; n++)
+        CU_ASSERT_EQUAL_FATAL(create_filled(&e, n, EV_LEN, NULL), MCC_OK);
+    /* the two most recently closed keep both files open; the first was closed */
+    CU_ASSERT_EQUAL(fds_under(e.root), 4);
+    CU_ASSERT(exists_key(&e, 1)); /* opened again from its files, then kept: 2 is closed */
+    CU_ASSERT_EQUAL(fds_under(e.root), 4);
+    make_key(key, 1);
+    CU_ASSERT_EQUAL_FATAL(e.ops->open(e.st, key, &o), MCC_OK);
+    CU_ASSERT_EQUAL(e.ops->has_slice(o, 0), 0); /* one byte written, never committed */
+    e.ops->close(o);
+    /* removing an idle object closes its files; replacing one reads the new version */
+    CU_ASSERT_EQUAL(e.ops->remove(e.st, key), MCC_OK);
+    CU_ASSERT_EQUAL(fds_under(e.root), 2);
+    CU_ASSERT(!exists_key(&e, 1));
+    make_key(key, 3);
+    CU_ASSERT_EQUAL_FATAL(e.ops->create(e.st, key, 1, SLICE, "v2", 2, &o), MCC_OK);
+    b = 0x5a;
+    CU_ASSERT_EQUAL(e.ops->write(o, 0, &b, 1), MCC_OK);
+    CU_ASSERT_EQUAL(e.ops->commit(o, 0), MCC_OK);
+    e.ops->close(o);
+    CU_ASSERT_EQUAL(fds_under(e.root), 2);
+    CU_ASSERT_EQUAL_FATAL(e.ops->open(e.st, key, &o), MCC_OK);
+    mcc_object_info info;
+    CU_ASSERT_EQUAL(e.ops->info(o, &info), MCC_OK);
+    CU_ASSERT(info.length == 1 && info.meta_len == 2 && memcmp(info.meta, "v2", 2) == 0);
+    b = 0;
+    CU_ASSERT_EQUAL(e.ops->read(o, 0, &b, 1), MCC_OK);
+    CU_ASSERT_EQUAL(b, 0x5a);
+    e.ops->close(o);
+    env_close(&e);
+    CU_ASSERT_EQUAL(fds_under(e.root), 0);
+
+    /* open_files 0: every close closes the files */
+    CU_ASSERT_FATAL(env_open(&e, "\"drives\": [{\"path\": \"d1\", \"size\": \"8MiB\"}], "
+                                 "\"open_files\": 0") == 0);
+    CU_ASSERT_EQUAL_FATAL(create_filled(&e, 1, EV_LEN, NULL), MCC_OK);
+    CU_ASSERT(exists_key(&e, 1));
+    CU_ASSERT_EQUAL(fds_under(e.root), 0);
+    env_close(&e);
+}
+
 static void test_set_meta(void)
 {
     disk_env e;
@@ -836,9 +908,10 @@ static void test_bad_config(void)
         "\"8MiB\"}]",
         "\"drives\": [{\"path\": \"d1\", \"size\": \"8MiB\", \"colour\": 1}]",
         "\"drives\": [{\"path\": \"d1\", \"size\": \"8MiB\"}], \"max_object\": 0",
+        "\"drives\": [{\"path\": \"d1\", \"size\": \"8MiB\"}], \"open_files\": -1",
     };
     /* the key each error must name */
-    const char *want[] = {"drives", "size", "path", "path", "colour", "max_object"};
+    const char *want[] = {"drives", "size", "path", "path", "colour", "max_object", "open_files"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char conf[512];
         mcc_err err = {{0}};
@@ -879,6 +952,7 @@ int mcc_test_register(void)
         {"fsync on, torn slice record", test_fsync_torn_record},
         {"eviction under a byte limit", test_eviction},
         {"replace and remove while open", test_replace_while_open},
+        {"idle objects keep their files open", test_open_files},
         {"set_meta persists", test_set_meta},
         {"two drives by weight", test_two_drives},
         {"bad config refused", test_bad_config},
