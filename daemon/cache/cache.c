@@ -146,7 +146,7 @@ void mcc_cache_free(struct mcc_cache *c)
     if (c == NULL)
         return;
     mcc_nostore_free(c);
-    mcc_meta_memo_free(c);
+    mcc_index_free(c);
     mcc_entry *e, *tmp;
     HASH_ITER(hh, c->index, e, tmp)
     {

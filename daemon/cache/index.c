@@ -26,6 +26,7 @@ static char *index_strdup(const char *s)
  * JSON blob was the largest part of that; a slot is used only when the stored blob is byte for
  * byte the one it was decoded from, so nothing has to tell the memo that an object changed. */
 #define INDEX_MEMO_SLOTS 256
+#define INDEX_SPARE_MAX 16 /* freed entries kept for reuse */
 
 struct mcc_meta_memo {
     uint8_t key[MCC_KEY_LEN];
@@ -34,8 +35,14 @@ struct mcc_meta_memo {
     mcc_meta meta;
 };
 
-void mcc_meta_memo_free(struct mcc_cache *c)
+void mcc_index_free(struct mcc_cache *c)
 {
+    while (c->spare != NULL) {
+        mcc_entry *e = c->spare;
+        c->spare = e->hh.next;
+        free(e);
+    }
+    c->nspare = 0;
     if (c->memo == NULL)
         return;
     for (size_t i = 0; i < INDEX_MEMO_SLOTS; i++)
@@ -92,9 +99,14 @@ static mcc_entry *index_alloc(struct mcc_cache *c, const uint8_t *key, const cha
                               unsigned port, const char *path, const char *via,
                               const mcc_host_rule *rule)
 {
-    mcc_entry *e = calloc(1, sizeof(*e));
-    if (e == NULL)
+    mcc_entry *e = c->spare;
+    if (e != NULL) {
+        c->spare = e->hh.next;
+        c->nspare--;
+        memset(e, 0, sizeof(*e));
+    } else if ((e = calloc(1, sizeof(*e))) == NULL) {
         return NULL;
+    }
     memcpy(e->key, key, MCC_KEY_LEN);
     e->cache = c;
     e->refs = 1;
@@ -171,6 +183,15 @@ void mcc_entry_unref(mcc_entry *e)
     free(e->origin_host);
     free(e->path);
     free(e->via);
+    /* kept for the next entry: an entry is large (its metadata), and allocating one on every
+     * hit made malloc consolidate its free lists each time */
+    struct mcc_cache *c = e->cache;
+    if (c->nspare < INDEX_SPARE_MAX) {
+        e->hh.next = c->spare;
+        c->spare = e;
+        c->nspare++;
+        return;
+    }
     free(e);
 }
 

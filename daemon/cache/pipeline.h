@@ -28,6 +28,8 @@ struct mcc_cache {
     const mcc_policy_ops *freshness_ops; /* the freshness policy, if one is configured */
     struct mcc_nostore *nostore;         /* keys whose responses may not be stored, for a while */
     struct mcc_meta_memo *memo;          /* decoded metadata of objects opened lately (index.c) */
+    mcc_entry *spare;                    /* freed entries kept for reuse, linked by hh.next */
+    unsigned nspare;
     void *freshness_state;
 };
 
@@ -122,6 +124,7 @@ struct mcc_serve {
     int head;
     int started;  /* status line and headers are out */
     int sending;  /* a chunk is being written */
+    int corked;   /* TCP_CORK is on: headers wait for the body's first bytes (serve.c) */
     int aborting; /* the connection is to be closed */
     int coalesced; /* 0 undecided, 1 joined a transfer others started (counted), 2 led */
     unsigned failures;  /* transfers that failed under this serve */
@@ -152,7 +155,8 @@ struct mcc_serve {
 
 
 /* index.c */
-void mcc_meta_memo_free(struct mcc_cache *c);
+/* Frees what the index keeps for reuse: decoded metadata and spare entries. */
+void mcc_index_free(struct mcc_cache *c);
 mcc_entry *mcc_entry_get(struct mcc_cache *c, const mcc_target *t);
 void mcc_entry_ref(mcc_entry *e);
 void mcc_entry_unref(mcc_entry *e);

@@ -4,11 +4,14 @@
 #define _GNU_SOURCE /* strcasestr */
 #include <arpa/inet.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +28,9 @@
 /* The most one chunk hands to the connection: file segments cost no memory, copies do. */
 #define SERVE_CHUNK_FILE (4u << 20)
 #define SERVE_CHUNK_COPY (256u << 10)
+#ifndef SERVE_CORK_MAX
+#define SERVE_CORK_MAX (256u << 10) /* bodies up to this size are corked (serve_cork); 0: none */
+#endif
 /* A waiting client this far ahead of a transfer's position gets its own transfer. */
 #define SERVE_SPLIT_SLICES 4
 /* Transfers that may fail under one response before its connection is given up. */
@@ -78,9 +84,27 @@ void mcc_serve_detach(mcc_serve *s)
 }
 
 /* Logs the request, tells the exporters, and frees S. The request itself is no longer ours. */
+/* A small hit's headers and body leave together: TCP_CORK from the status line until the last
+ * body byte is with the kernel. Without it the headers went out as a segment of their own (a
+ * writev, then a sendfile on the next turn of the loop): a whole transmit and loopback delivery
+ * more per response, a quarter of the kernel's work for a 64 KiB hit. Only for bodies read from
+ * storage, which never wait on anything (a corked relay would hold the tail of every piece an
+ * upstream sends), and only small ones: for large bodies the header segment costs nothing
+ * that matters, and corked 1 MiB ranges measured more CPU per request, not less. */
+static void serve_cork(mcc_serve *s, int on)
+{
+    if (s->evcon == NULL || s->corked == on)
+        return;
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(s->evcon);
+    evutil_socket_t fd = bev != NULL ? bufferevent_getfd(bev) : -1;
+    if (fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)) == 0)
+        s->corked = on;
+}
+
 static void serve_release(mcc_serve *s)
 {
     struct mcc_cache *c = s->cache;
+    serve_cork(s, 0);
     int64_t now = mcc_now_us();
     mcc_request_record rec = {
         .time_us = (int64_t)s->t0_us,
@@ -167,6 +191,7 @@ void mcc_serve_fail(mcc_serve *s, int status)
 
 void mcc_serve_finish(mcc_serve *s)
 {
+    serve_cork(s, 0); /* every byte was written: out it goes */
     serve_detach_connection(s);
     evhttp_send_reply_end(s->req);
     serve_release(s);
@@ -550,6 +575,9 @@ static int serve_start(mcc_serve *s)
     serve_object_headers(s, cs_text);
 
     s->started = 1;
+    if (all_stored && !s->head && count > 0 && count <= SERVE_CORK_MAX &&
+        s->cache->st->read_fd != NULL)
+        serve_cork(s, 1);
     evhttp_send_reply_start(s->req, s->status,
                             s->status == 206   ? "Partial Content"
                             : s->status == 404 ? "Not Found"
