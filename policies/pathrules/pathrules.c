@@ -1,5 +1,6 @@
 /* The "pathrules" freshness policy: glob patterns over request paths decide whether stored
  * content is immutable, follows RFC 9111, or is always revalidated (apt index files). */
+#define _GNU_SOURCE /* memmem */
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +9,10 @@
 typedef struct pathrule {
     char *pattern; /* anchored at the path's start; "**" spans segments, "*" and "?" do not */
     int freshness;
+    /* what any matching path holds, checked before the glob: most paths fail here cheaply */
+    const char *need; /* the first literal run: a substring (length need_len, 0: none) */
+    size_t need_len;
+    const char *tail; /* the literal run after the last wildcard: a suffix ("": none) */
 } pathrule;
 
 typedef struct pathrules {
@@ -50,6 +55,38 @@ static int pathrules_match(const char *pat, const char *str)
     if (*pat == '?' ? *str != '/' : *pat == *str)
         return pathrules_match(pat + 1, str + 1);
     return 0;
+}
+
+static int pathrules_wild(char c)
+{
+    return c == '*' || c == '?';
+}
+
+/* The literal runs of R's pattern that every match contains: the first one (after the leading
+ * wildcards) somewhere, the last one (after the last wildcard) at the end. The '/' of a "**" +
+ * "/" may match nothing (at the path's start), so it is left out of both. */
+static void pathrules_literals(pathrule *r)
+{
+    const char *p = r->pattern, *q = p;
+    while (pathrules_wild(*q))
+        q++;
+    if (q - p >= 2 && q[-1] == '*' && q[-2] == '*' && *q == '/')
+        q++;
+    r->need = q;
+    while (*q != '\0' && !pathrules_wild(*q))
+        q++;
+    r->need_len = (size_t)(q - r->need);
+
+    const char *last = strrchr(p, '*'), *qm = strrchr(p, '?');
+    if (qm != NULL && (last == NULL || qm > last))
+        last = qm;
+    if (last == NULL) {
+        r->tail = p;
+        return;
+    }
+    r->tail = last + 1;
+    if (*last == '*' && last > p && last[-1] == '*' && *r->tail == '/')
+        r->tail++;
 }
 
 static int pathrules_class(const char *word)
@@ -121,6 +158,7 @@ static int pathrules_create(const mcc_host *host, mcc_instance *self, const mcc_
         }
         st->rules[st->n].pattern = pat;
         st->rules[st->n].freshness = cls;
+        pathrules_literals(&st->rules[st->n]);
         st->n++;
     }
     *state = st;
@@ -141,9 +179,16 @@ static int pathrules_freshness(void *state, const char *ns, const char *host, co
         return MCC_DECLINED;
     memcpy(buf, path, n);
     buf[n] = '\0';
-    for (size_t i = 0; i < st->n; i++)
-        if (pathrules_match(st->rules[i].pattern, buf))
-            return st->rules[i].freshness;
+    for (size_t i = 0; i < st->n; i++) {
+        const pathrule *r = &st->rules[i];
+        size_t tl = strlen(r->tail);
+        if (tl > n || memcmp(buf + n - tl, r->tail, tl) != 0)
+            continue;
+        if (r->need_len > 0 && memmem(buf, n, r->need, r->need_len) == NULL)
+            continue;
+        if (pathrules_match(r->pattern, buf))
+            return r->freshness;
+    }
     return MCC_DECLINED;
 }
 

@@ -154,6 +154,10 @@ static void test_globs(void)
     CU_ASSERT_EQUAL(cls(&e, "/x/y/meta/b.json"), MCC_FRESH_REVALIDATE);
     CU_ASSERT_EQUAL(cls(&e, "/x/meta/sub/b.json"), MCC_DECLINED);
     CU_ASSERT_EQUAL(cls(&e, "/x/metadata/b.json"), MCC_DECLINED);
+    /* at the very start too: the '/' after "**" matches nothing there */
+    CU_ASSERT_EQUAL(cls(&e, "meta/a.json"), MCC_FRESH_REVALIDATE);
+    CU_ASSERT_EQUAL(cls(&e, "meta/a.jso"), MCC_DECLINED);
+    CU_ASSERT_EQUAL(cls(&e, "/a/x/b/"), MCC_DECLINED);
     pr_close(&e);
 }
 
