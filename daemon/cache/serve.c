@@ -277,13 +277,16 @@ static int serve_send(mcc_serve *s, uint64_t off, uint64_t len, int from_storage
     if (st->read_fd != NULL && st->read_fd(e->obj, off, &fd, &fd_off) == MCC_OK) {
         if (len > SERVE_CHUNK_FILE)
             len = SERVE_CHUNK_FILE;
-        /* the buffer drains to a socket: libevent then uses sendfile instead of mapping */
+        /* the buffer drains to a socket: libevent then uses sendfile instead of mapping. The
+         * segment borrows the handle's fd (no dup, no close): the serve holds the entry, and so
+         * the handle, until the bytes are with the kernel or the connection is gone. */
         evbuffer_set_flags(b, EVBUFFER_FLAG_DRAINS_TO_FD);
-        int dupfd = dup(fd);
-        if (dupfd >= 0 && evbuffer_add_file(b, dupfd, (ev_off_t)fd_off, (ev_off_t)len) == 0)
+        struct evbuffer_file_segment *seg =
+            evbuffer_file_segment_new(fd, (ev_off_t)fd_off, (ev_off_t)len, EVBUF_FS_DISABLE_LOCKING);
+        if (seg != NULL && evbuffer_add_file_segment(b, seg, 0, (ev_off_t)len) == 0)
             rc = MCC_OK;
-        else if (dupfd >= 0)
-            close(dupfd);
+        if (seg != NULL)
+            evbuffer_file_segment_free(seg); /* the buffer holds its own reference */
     } else {
         if (len > SERVE_CHUNK_COPY)
             len = SERVE_CHUNK_COPY;
