@@ -11,13 +11,29 @@
 #include "http/front.h"
 #include "report/stats.h"
 
+/* The event loop. With epoll, changes of interest made within one turn of the loop are applied
+ * together (libevent's change list): evhttp drops read interest and adds write interest while
+ * it answers a request, then the reverse when the answer is written, four epoll_ctl calls per
+ * request that become two. The change list must not see two descriptors of one open file (dup);
+ * mccd registers none (sendfile segments borrow descriptors but are never polled). */
+struct event_base *mcc_core_base_new(void)
+{
+    struct event_config *cfg = event_config_new();
+    if (cfg == NULL)
+        return NULL;
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    struct event_base *base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+    return base;
+}
+
 int mcc_core_init(mcc_core *core, mcc_config *config, const mcc_settings *settings, mcc_err *err)
 {
     core->config = config;
     core->settings = *settings;
     core->host = mcc_host_table();
 
-    core->base = event_base_new();
+    core->base = mcc_core_base_new();
     if (core->base == NULL)
         return mcc_err_set(err, "cannot create the event loop");
     core->metrics = mcc_metrics_new();

@@ -51,6 +51,8 @@ typedef struct mcc_core {
     struct mcc_retired *retired; /* instances a reload replaced, freed when idle (reload.c) */
 } mcc_core;
 
+/* The event loop mccd runs on (epoll with the change list where available). */
+struct event_base *mcc_core_base_new(void);
 /* Fills CORE (zeroed by the caller) around CONFIG, which the core owns from then on, and
  * SETTINGS read from it: event base, host table, metrics registry, stats (report period timer,
  * access log) and the admin route table without a listener. MCC_ERROR + err; then call
