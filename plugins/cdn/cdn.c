@@ -30,47 +30,6 @@ typedef struct cdn {
     mcc_metric *outcomes[CDN_NOUTCOMES];
 } cdn;
 
-/* Splits "host:port" or "[v6]:port" into HOST (brackets kept) and PORT. A missing ":port" gives
- * DEFPORT when DEFPORT is not 0. MCC_ERROR when malformed or too long for HOSTSZ. */
-static int cdn_split_hostport(const char *s, unsigned defport, char *host, size_t hostsz,
-                              unsigned *port)
-{
-    const char *colon;
-    size_t hlen;
-    if (s[0] == '[') {
-        const char *close = strchr(s, ']');
-        if (close == NULL || close == s + 1)
-            return MCC_ERROR;
-        hlen = (size_t)(close - s) + 1;
-        colon = close[1] == ':' ? close + 1 : NULL;
-        if (colon == NULL && close[1] != '\0')
-            return MCC_ERROR;
-    } else {
-        colon = strrchr(s, ':');
-        if (colon != NULL && memchr(s, ':', (size_t)(colon - s)) != NULL)
-            return MCC_ERROR; /* a bare IPv6 address: the port would be ambiguous */
-        hlen = colon != NULL ? (size_t)(colon - s) : strlen(s);
-    }
-    if (hlen == 0 || hlen >= hostsz)
-        return MCC_ERROR;
-    if (colon == NULL) {
-        if (defport == 0)
-            return MCC_ERROR;
-        *port = defport;
-    } else {
-        char *end = NULL;
-        if (colon[1] < '0' || colon[1] > '9')
-            return MCC_ERROR;
-        unsigned long p = strtoul(colon + 1, &end, 10);
-        if (*end != '\0' || p == 0 || p > 65535)
-            return MCC_ERROR;
-        *port = (unsigned)p;
-    }
-    memcpy(host, s, hlen);
-    host[hlen] = '\0';
-    return MCC_OK;
-}
-
 /* HOST as it goes into a URL or CONNECT_TO: an IPv6 literal inside brackets. */
 static const char *cdn_host_form(const char *host, char *buf, size_t size)
 {
@@ -118,7 +77,7 @@ static int cdn_read_config(cdn *c, const mcc_conf *conf, mcc_err *err)
         if (proxy[0] != '\0') {
             char phost[200];
             unsigned pport;
-            if (cdn_split_hostport(proxy, 0, phost, sizeof(phost), &pport) != MCC_OK)
+            if (mcc_hostport_split(proxy, 0, phost, sizeof(phost), &pport) != MCC_OK)
                 return h->conf_error(conf, "proxy", err, "expected \"\" or host:port, got \"%s\"",
                                      proxy);
             snprintf(c->proxy, sizeof(c->proxy), "http://%s:%u", phost, pport);
@@ -184,7 +143,7 @@ static int cdn_plan(void *state, const mcc_fetch_request *req, unsigned attempt,
     if (req->connect_to != NULL && req->connect_to[0] != '\0') {
         char addr[200], abuf[210];
         unsigned aport;
-        if (cdn_split_hostport(req->connect_to, port, addr, sizeof(addr), &aport) != MCC_OK) {
+        if (mcc_hostport_split(req->connect_to, port, addr, sizeof(addr), &aport) != MCC_OK) {
             c->host->log(c->self, MCC_LOG_WARN, "bad connect_to \"%s\" for %s", req->connect_to,
                          req->origin_host);
             return MCC_ERROR;

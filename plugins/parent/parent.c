@@ -26,51 +26,6 @@ uint64_t parent_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* Splits "host:port" or "[v6]:port" into HOST (brackets kept) and PORT; no port gives DEFPORT,
- * or an error when DEFPORT is 0. A bare IPv6 address is refused: its port would be ambiguous. */
-static int parent_split(const char *s, unsigned defport, char *host, size_t hostsz, unsigned *port)
-{
-    const char *colon;
-    size_t hlen;
-    if (s[0] == '[') {
-        const char *close = strchr(s, ']');
-        if (close == NULL || close == s + 1 || (close[1] != ':' && close[1] != '\0'))
-            return MCC_ERROR;
-        hlen = (size_t)(close - s) + 1;
-        colon = close[1] == ':' ? close + 1 : NULL;
-    } else {
-        colon = strrchr(s, ':');
-        if (colon != NULL && memchr(s, ':', (size_t)(colon - s)) != NULL)
-            return MCC_ERROR;
-        hlen = colon != NULL ? (size_t)(colon - s) : strlen(s);
-    }
-    if (hlen == 0 || hlen >= hostsz)
-        return MCC_ERROR;
-    for (size_t i = 0; i < hlen; i++) {
-        unsigned char c = (unsigned char)s[i];
-        /* it goes into a URL and a metric label: no room for anything but a host name */
-        if (c <= ' ' || c >= 0x7f || c == '/' || c == '?' || c == '#' || c == '@' || c == '"' ||
-            c == '\\' || c == '%')
-            return MCC_ERROR;
-    }
-    if (colon == NULL) {
-        if (defport == 0)
-            return MCC_ERROR;
-        *port = defport;
-    } else {
-        char *end = NULL;
-        if (colon[1] < '0' || colon[1] > '9')
-            return MCC_ERROR;
-        unsigned long v = strtoul(colon + 1, &end, 10);
-        if (*end != '\0' || v == 0 || v > 65535)
-            return MCC_ERROR;
-        *port = (unsigned)v;
-    }
-    memcpy(host, s, hlen);
-    host[hlen] = '\0';
-    return MCC_OK;
-}
-
 static int parent_read_parents(parent *p, const mcc_conf *conf, mcc_err *err)
 {
     const mcc_host *h = p->host;
@@ -94,7 +49,8 @@ static int parent_read_parents(parent *p, const mcc_conf *conf, mcc_err *err)
         if (h->conf_str(el, NULL, NULL, &s, err) != MCC_OK)
             return MCC_ERROR;
         parent_node *node = &p->nodes[i];
-        if (s == NULL || parent_split(s, 80, node->host, sizeof(node->host), &node->port) != MCC_OK)
+        if (s == NULL ||
+            mcc_hostport_split(s, 80, node->host, sizeof(node->host), &node->port) != MCC_OK)
             return h->conf_error(conf, "parents", err,
                                  "element %zu: expected \"host[:port]\" or \"[v6][:port]\", got "
                                  "\"%s\"",
@@ -149,7 +105,7 @@ static int parent_read_config(parent *p, const mcc_conf *conf, mcc_err *err)
         if (proxy[0] != '\0') {
             char phost[200];
             unsigned pport;
-            if (parent_split(proxy, 0, phost, sizeof(phost), &pport) != MCC_OK)
+            if (mcc_hostport_split(proxy, 0, phost, sizeof(phost), &pport) != MCC_OK)
                 return h->conf_error(conf, "proxy", err, "expected \"\" or host:port, got \"%s\"",
                                      proxy);
             snprintf(p->proxy, sizeof(p->proxy), "http://%s:%u", phost, pport);

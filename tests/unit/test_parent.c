@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <mcc/hostport.h>
+
 #include "cunit_main.h"
 #include "harness.h"
 
@@ -413,6 +415,53 @@ static void test_bad_config(void)
     expect_refused("{\"parents\": [\"p.lan\"], \"go_direct\": true}", "go_direct");
 }
 
+/* The SDK's "host[:port]" splitter, which the parent and cdn plugins read their config with. */
+static void test_hostport_split(void)
+{
+    static const struct {
+        const char *in;
+        unsigned defport;
+        int rc;
+        const char *host;
+        unsigned port;
+    } cases[] = {
+        {"gw.local:8080", 80, MCC_OK, "gw.local", 8080},
+        {"gw.local", 80, MCC_OK, "gw.local", 80},
+        {"10.0.0.1:1", 0, MCC_OK, "10.0.0.1", 1},
+        {"[fd00::1]:65535", 80, MCC_OK, "[fd00::1]", 65535},
+        {"[fd00::1]", 80, MCC_OK, "[fd00::1]", 80},
+        {"gw.local", 0, MCC_ERROR, NULL, 0},    /* no port and no default */
+        {"fd00::1", 80, MCC_ERROR, NULL, 0},    /* bare IPv6: the port is ambiguous */
+        {"[fd00::1", 80, MCC_ERROR, NULL, 0},   /* unclosed */
+        {"[]:80", 80, MCC_ERROR, NULL, 0},      /* empty */
+        {"[fd00::1]x", 80, MCC_ERROR, NULL, 0}, /* junk after the bracket */
+        {":80", 80, MCC_ERROR, NULL, 0},        /* no host */
+        {"gw.local:0", 80, MCC_ERROR, NULL, 0}, /* port out of range */
+        {"gw.local:65536", 80, MCC_ERROR, NULL, 0},
+        {"gw.local:+80", 80, MCC_ERROR, NULL, 0}, /* not digits */
+        {"gw.local:80x", 80, MCC_ERROR, NULL, 0},
+        {"gw local:80", 80, MCC_ERROR, NULL, 0}, /* characters no host name has */
+        {"gw/x:80", 80, MCC_ERROR, NULL, 0},
+        {"user@gw:80", 80, MCC_ERROR, NULL, 0},
+        {"gw%2e:80", 80, MCC_ERROR, NULL, 0},
+        {"a-host-name-longer-than-the-buffer.example:80", 80, MCC_ERROR, NULL, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char host[32] = "unchanged";
+        unsigned port = 7;
+        int rc = mcc_hostport_split(cases[i].in, cases[i].defport, host, sizeof(host), &port);
+        CU_ASSERT_EQUAL(rc, cases[i].rc);
+        if (rc != cases[i].rc)
+            fprintf(stderr, "\n    \"%s\": rc %d", cases[i].in, rc);
+        if (cases[i].rc == MCC_OK) {
+            CU_ASSERT_STRING_EQUAL(host, cases[i].host);
+            CU_ASSERT_EQUAL(port, cases[i].port);
+        } else {
+            CU_ASSERT_STRING_EQUAL(host, "unchanged"); /* nothing written on failure */
+        }
+    }
+}
+
 int mcc_test_register(void)
 {
     static const CU_TestInfo tests[] = {
@@ -422,6 +471,7 @@ int mcc_test_register(void)
         {"down marks expire", test_down_time_expires},
         {"probes bring a listening parent back", test_probe},
         {"bad config names the key", test_bad_config},
+        {"host[:port] splitting", test_hostport_split},
         CU_TEST_INFO_NULL,
     };
     return mcc_test_suite("parent", tests);

@@ -9,5 +9,6 @@
 #include <mcc/policy.h>
 #include <mcc/storage.h>
 #include <mcc/upstream.h>
+#include <mcc/hostport.h>
 
 #endif
