@@ -19,9 +19,10 @@ static void meta_copy(char *dst, size_t cap, const cJSON *item)
     }
 }
 
-/* A number of the blob as int64. JSON numbers are doubles here, exact only up to 2^53: anything
- * beyond (or not a number) reads as 0, so that a value read back is the value written again. */
-#define META_INT_MAX 9007199254740992.0 /* 2^53 */
+/* A number of the blob as int64. cJSON holds numbers as doubles and prints them with 15
+ * significant digits when that reads back within a rounding error, so only integers of up to 15
+ * digits survive a write and a read exactly: anything beyond (or not a number) reads as 0. */
+#define META_INT_MAX 999999999999999.0 /* 1e15 - 1 */
 
 static int64_t meta_int(const cJSON *o, const char *name)
 {
