@@ -173,3 +173,49 @@ apt_assert_access() { # COUNT PATTERN WHAT
     done
     assert_eq "$1" "$n" "$3 (access log lines matching '$2')"
 }
+
+# What both ways of pointing apt at the cache check once a first client (in $T/c1) filled it:
+# a second update from that state (apt asks with If-Modified-Since), a fresh apt state whose
+# packages all come from the cache and none from the origin again, and a download resumed with
+# Range and If-Range. URL and PROXY as for apt_client ("" for none); NAMES the packages.
+apt_check_cached() { # URL PROXY NAME...
+    local url=$1 proxy=$2 name deb size have partial debug
+    shift 2
+    apt_run "$T/c1" update
+    apt_assert_ok "second apt-get update"
+    assert_contains "$(cat "$T/c1/http-debug.log")" "If-Modified-Since: " "second update's requests"
+
+    apt_client "$T/c2" "$url" "$proxy"
+    apt_run "$T/c2" update
+    apt_assert_ok "fresh client's apt-get update"
+    apt_run "$T/c2" download "$@"
+    apt_assert_ok "fresh client's apt-get download"
+    apt_assert_debs "$T/c2/download" "$@"
+    apt_assert_origin_once "$@"
+    for name in "$@"; do
+        deb=${APT_DEBS[$name]}
+        size=$(stat -c %s "$APT_REPO/$deb")
+        apt_assert_access 1 "GET $APT_REPO_HOST /debian/$deb 200 $size hit hit=$size miss=0 " \
+            "$name from the cache"
+    done
+
+    # apt finds a partial file and asks for the rest with Range and If-Range
+    apt_client "$T/c3" "$url" "$proxy"
+    apt_run "$T/c3" update
+    apt_assert_ok "resuming client's apt-get update"
+    deb=${APT_DEBS[mcc-big]}
+    size=$(stat -c %s "$APT_REPO/$deb")
+    have=$((10 * 1048576 + 12345))
+    partial=$T/c3/var/cache/apt/archives/partial/$(basename "$deb")
+    head -c "$have" "$APT_REPO/$deb" >"$partial"
+    touch -r "$APT_REPO/$deb" "$partial"
+    apt_run "$T/c3" install -y --download-only mcc-big
+    apt_assert_ok "resumed apt-get install --download-only"
+    debug=$(cat "$T/c3/http-debug.log")
+    assert_contains "$debug" "Range: bytes=$have-" "apt's resume request"
+    assert_contains "$debug" "If-Range: " "apt's resume request"
+    apt_assert_debs "$T/c3/var/cache/apt/archives" mcc-big
+    apt_assert_origin_once mcc-big
+    apt_assert_access 1 "GET $APT_REPO_HOST /debian/$deb 206 $((size - have)) hit " \
+        "the resumed download"
+}
