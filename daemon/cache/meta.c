@@ -27,7 +27,8 @@ static void meta_copy(char *dst, size_t cap, const cJSON *item)
 static int64_t meta_int(const cJSON *o, const char *name)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, name);
-    if (!cJSON_IsNumber(it) || !(it->valuedouble >= -META_INT_MAX && it->valuedouble <= META_INT_MAX))
+    if (!cJSON_IsNumber(it) ||
+        !(it->valuedouble >= -META_INT_MAX && it->valuedouble <= META_INT_MAX))
         return 0;
     return (int64_t)it->valuedouble;
 }

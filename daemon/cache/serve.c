@@ -281,8 +281,8 @@ static int serve_send(mcc_serve *s, uint64_t off, uint64_t len, int from_storage
          * segment borrows the handle's fd (no dup, no close): the serve holds the entry, and so
          * the handle, until the bytes are with the kernel or the connection is gone. */
         evbuffer_set_flags(b, EVBUFFER_FLAG_DRAINS_TO_FD);
-        struct evbuffer_file_segment *seg =
-            evbuffer_file_segment_new(fd, (ev_off_t)fd_off, (ev_off_t)len, EVBUF_FS_DISABLE_LOCKING);
+        struct evbuffer_file_segment *seg = evbuffer_file_segment_new(
+            fd, (ev_off_t)fd_off, (ev_off_t)len, EVBUF_FS_DISABLE_LOCKING);
         if (seg != NULL && evbuffer_add_file_segment(b, seg, 0, (ev_off_t)len) == 0)
             rc = MCC_OK;
         if (seg != NULL)

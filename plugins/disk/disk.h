@@ -18,7 +18,7 @@
 #define DISK_META_MAX (16u * 1024u * 1024u) /* a sanity bound on the daemon's blob */
 #define DISK_BLOCK 4096u                    /* usage is charged in file-system blocks */
 #define DISK_SUBDIRS 256u                   /* <drive>/<00..ff>/: the key's first byte */
-#define DISK_OPEN_FILES 128     /* idle objects whose files stay open (two fds each) */
+#define DISK_OPEN_FILES 128                 /* idle objects whose files stay open (two fds each) */
 #define DISK_SCAN_SYNC_MS 300u  /* start-up scan time before the rest goes to the background */
 #define DISK_SCAN_STEP_MS 20u   /* background scan work per loop turn */
 #define DISK_SCRUB_TICK_MS 250u /* the scrub wakes up this often, reading rate/4 bytes */
