@@ -69,21 +69,7 @@ static int cdn_read_config(cdn *c, const mcc_conf *conf, mcc_err *err)
         return MCC_ERROR;
     c->max_redirects = v < 0 ? CDN_UNSET : (uint64_t)v;
 
-    const char *proxy = NULL;
-    if (h->conf_str(conf, "proxy", NULL, &proxy, err) != MCC_OK)
-        return MCC_ERROR;
-    if (proxy != NULL) {
-        c->has_proxy = 1;
-        if (proxy[0] != '\0') {
-            char phost[200];
-            unsigned pport;
-            if (mcc_hostport_split(proxy, 0, phost, sizeof(phost), &pport) != MCC_OK)
-                return h->conf_error(conf, "proxy", err, "expected \"\" or host:port, got \"%s\"",
-                                     proxy);
-            snprintf(c->proxy, sizeof(c->proxy), "http://%s:%u", phost, pport);
-        }
-    }
-    return MCC_OK;
+    return mcc_conf_proxy(h, conf, "proxy", &c->has_proxy, c->proxy, sizeof(c->proxy), err);
 }
 
 static int cdn_create(const mcc_host *host, mcc_instance *self, const mcc_conf *conf, void **state,

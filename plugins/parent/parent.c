@@ -96,22 +96,8 @@ static int parent_read_config(parent *p, const mcc_conf *conf, mcc_err *err)
         (p->connect_timeout_ms == 0 || p->connect_timeout_ms > 600000u))
         return h->conf_error(conf, "connect_timeout", err, "expected a duration from 1ms to 10m");
 
-    const char *proxy = NULL;
-    if (h->conf_str(conf, "proxy", NULL, &proxy, err) != MCC_OK)
-        return MCC_ERROR;
-    if (proxy != NULL) {
-        /* "" is a choice too: no proxy towards the parents, whatever fetch.proxy says */
-        p->has_proxy = 1;
-        if (proxy[0] != '\0') {
-            char phost[200];
-            unsigned pport;
-            if (mcc_hostport_split(proxy, 0, phost, sizeof(phost), &pport) != MCC_OK)
-                return h->conf_error(conf, "proxy", err, "expected \"\" or host:port, got \"%s\"",
-                                     proxy);
-            snprintf(p->proxy, sizeof(p->proxy), "http://%s:%u", phost, pport);
-        }
-    }
-    return MCC_OK;
+    /* "" is a choice too: no proxy towards the parents, whatever fetch.proxy says */
+    return mcc_conf_proxy(h, conf, "proxy", &p->has_proxy, p->proxy, sizeof(p->proxy), err);
 }
 
 static int parent_metrics(parent *p, mcc_err *err)

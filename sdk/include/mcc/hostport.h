@@ -3,9 +3,11 @@
 #ifndef MCC_HOSTPORT_H
 #define MCC_HOSTPORT_H
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <mcc/host.h>
 #include <mcc/plugin.h>
 
 /* Splits "host:port", "host", "[v6]:port" or "[v6]" into HOST (brackets kept, NUL-terminated, at
@@ -56,6 +58,32 @@ static inline int mcc_hostport_split(const char *s, unsigned defport, char *host
     }
     memcpy(host, s, hlen);
     host[hlen] = '\0';
+    return MCC_OK;
+}
+
+/* Reads the optional outbound proxy KEY of CONF (during create) as "host:port": absent leaves
+ * *HAS at 0 (the daemon's fetch.proxy applies); "" sets *HAS and leaves URL empty (no proxy
+ * for this plugin); "host:port" sets *HAS and writes "http://host:port" into URL (SIZE bytes).
+ * MCC_OK, or MCC_ERROR with ERR naming the file and key. */
+static inline int mcc_conf_proxy(const mcc_host *h, const mcc_conf *conf, const char *key,
+                                 int *has, char *url, size_t size, mcc_err *err)
+{
+    const char *proxy = NULL;
+    if (h->conf_str(conf, key, NULL, &proxy, err) != MCC_OK)
+        return MCC_ERROR;
+    if (proxy == NULL)
+        return MCC_OK;
+    *has = 1;
+    url[0] = '\0';
+    if (proxy[0] == '\0')
+        return MCC_OK;
+    char phost[200];
+    unsigned pport;
+    if (mcc_hostport_split(proxy, 0, phost, sizeof(phost), &pport) != MCC_OK)
+        return h->conf_error(conf, key, err, "expected \"\" or host:port, got \"%s\"", proxy);
+    int n = snprintf(url, size, "http://%s:%u", phost, pport);
+    if (n < 0 || (size_t)n >= size)
+        return h->conf_error(conf, key, err, "\"%s\" is too long", proxy);
     return MCC_OK;
 }
 
