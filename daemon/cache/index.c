@@ -58,7 +58,7 @@ static int index_decode(struct mcc_cache *c, const uint8_t *key, const void *blo
         c->memo = calloc(INDEX_MEMO_SLOTS, sizeof(*c->memo));
     if (c->memo == NULL || blob == NULL || len == 0)
         return mcc_meta_decode(blob, len, meta);
-    struct mcc_meta_memo *m = &c->memo[(key[0] | (unsigned)key[1] << 8) % INDEX_MEMO_SLOTS];
+    struct mcc_meta_memo *m = &c->memo[key[0] % INDEX_MEMO_SLOTS]; /* keys are SHA-256 */
     if (m->blob != NULL && m->len == len && memcmp(m->key, key, MCC_KEY_LEN) == 0 &&
         memcmp(m->blob, blob, len) == 0) {
         *meta = m->meta;

@@ -83,7 +83,6 @@ void mcc_serve_detach(mcc_serve *s)
     mcc_entry_unref(e);
 }
 
-/* Logs the request, tells the exporters, and frees S. The request itself is no longer ours. */
 /* A small hit's headers and body leave together: TCP_CORK from the status line until the last
  * body byte is with the kernel. Without it the headers went out as a segment of their own (a
  * writev, then a sendfile on the next turn of the loop): a whole transmit and loopback delivery
@@ -101,6 +100,7 @@ static void serve_cork(mcc_serve *s, int on)
         s->corked = on;
 }
 
+/* Logs the request, tells the exporters, and frees S. The request itself is no longer ours. */
 static void serve_release(mcc_serve *s)
 {
     struct mcc_cache *c = s->cache;

@@ -12,7 +12,8 @@ typedef struct pathrule {
     /* what any matching path holds, checked before the glob: most paths fail here cheaply */
     const char *need; /* the first literal run: a substring (length need_len, 0: none) */
     size_t need_len;
-    const char *tail; /* the literal run after the last wildcard: a suffix ("": none) */
+    const char *tail; /* the literal run after the last wildcard: a suffix (length tail_len) */
+    size_t tail_len;
 } pathrule;
 
 typedef struct pathrules {
@@ -82,11 +83,12 @@ static void pathrules_literals(pathrule *r)
         last = qm;
     if (last == NULL) {
         r->tail = p;
-        return;
+    } else {
+        r->tail = last + 1;
+        if (*last == '*' && last > p && last[-1] == '*' && *r->tail == '/')
+            r->tail++;
     }
-    r->tail = last + 1;
-    if (*last == '*' && last > p && last[-1] == '*' && *r->tail == '/')
-        r->tail++;
+    r->tail_len = strlen(r->tail);
 }
 
 static int pathrules_class(const char *word)
@@ -181,8 +183,7 @@ static int pathrules_freshness(void *state, const char *ns, const char *host, co
     buf[n] = '\0';
     for (size_t i = 0; i < st->n; i++) {
         const pathrule *r = &st->rules[i];
-        size_t tl = strlen(r->tail);
-        if (tl > n || memcmp(buf + n - tl, r->tail, tl) != 0)
+        if (r->tail_len > n || memcmp(buf + n - r->tail_len, r->tail, r->tail_len) != 0)
             continue;
         if (r->need_len > 0 && memmem(buf, n, r->need, r->need_len) == NULL)
             continue;

@@ -75,6 +75,7 @@ static void test_default_rules(void)
     pr_env e;
     CU_ASSERT_FATAL(pr_open(&e, default_rules) == 0);
     CU_ASSERT_EQUAL(cls(&e, "/debian/dists/stable/InRelease"), MCC_FRESH_REVALIDATE);
+    CU_ASSERT_EQUAL(cls(&e, "InRelease"), MCC_FRESH_REVALIDATE); /* "**" + "/" matching nothing */
     CU_ASSERT_EQUAL(cls(&e, "/debian/dists/stable/Release"), MCC_FRESH_REVALIDATE);
     CU_ASSERT_EQUAL(cls(&e, "/debian/dists/stable/Release.gpg"), MCC_FRESH_REVALIDATE);
     CU_ASSERT_EQUAL(cls(&e, "/debian/dists/stable/main/binary-amd64/Packages"),
