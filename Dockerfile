@@ -10,7 +10,7 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         build-essential cmake pkg-config \
         libevent-dev libcurl4-openssl-dev libltdl-dev libcjson-dev libcunit1-dev libssl-dev \
-        libxxhash-dev uthash-dev \
+        libxxhash-dev uthash-dev libjemalloc-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -23,7 +23,8 @@ FROM ${DEBIAN_IMAGE} AS runtime
 # the runtime libraries of mccd and its plugins, nothing else (no compiler, no curl)
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        libevent-2.1-7 libcurl4 libltdl7 libcjson1 libssl3 libxxhash0 ca-certificates \
+        libevent-2.1-7 libcurl4 libltdl7 libcjson1 libssl3 libxxhash0 libjemalloc2 \
+        ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 # a fixed uid, so that host directories bound as drives can be given to it
 # (chown 10001:10001 /MicrosoftConnectedCacheN, see docs/deployment.md)

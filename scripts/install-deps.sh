@@ -7,7 +7,7 @@ packages=(
     # build
     build-essential cmake pkg-config
     libevent-dev libcurl4-openssl-dev libltdl-dev libcjson-dev libcunit1-dev libssl-dev
-    libxxhash-dev uthash-dev
+    libxxhash-dev uthash-dev libjemalloc-dev
     # integration tests: a second origin, clients, port and process tools
     nginx-light curl ca-certificates python3 procps iproute2
     # apt end to end (a local repository), an outbound proxy, promtool, a real browser

@@ -19,12 +19,14 @@ done
 sums[big.bin]=$(make_blob big.bin $((2600 * KIB))) # three slices
 start_origin
 
-# start_mccd runs $MCCD: a wrapper that execs valgrind keeps the pid start_mccd tracks
+# start_mccd runs $MCCD: a wrapper that execs valgrind keeps the pid start_mccd tracks.
+# mccd links jemalloc (MCC_JEMALLOC): the synonym has valgrind replace its malloc as it does libc's.
 REAL_MCCD=$MCCD
 MCCD=$T/mccd-valgrind
 cat >"$MCCD" <<EOF
 #!/bin/sh
-exec valgrind --quiet --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite \
+exec valgrind --quiet --error-exitcode=9 --soname-synonyms='somalloc=*jemalloc*' \
+    --leak-check=full --errors-for-leak-kinds=definite \
     --show-leak-kinds=definite --num-callers=30 --log-file="$T/valgrind.log" "$REAL_MCCD" "\$@"
 EOF
 chmod +x "$MCCD"
