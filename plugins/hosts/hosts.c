@@ -305,6 +305,29 @@ fail:
     return MCC_ERROR;
 }
 
+/* Writes "[*]SUFFIX:PORT" in lower case to KEY (CAP bytes): the by_port key. Returns its length,
+ * or -1 when it does not fit. Every request looks its host up: no printf here. */
+static int hosts_key(char *key, size_t cap, int wild, const char *suffix, unsigned port)
+{
+    char digits[12];
+    size_t nd = 0, len = strlen(suffix), n = 0;
+    do {
+        digits[nd++] = (char)('0' + port % 10);
+        port /= 10;
+    } while (port > 0);
+    if ((wild ? 1 : 0) + len + 1 + nd >= cap)
+        return -1;
+    if (wild)
+        key[n++] = '*';
+    for (size_t i = 0; i < len; i++)
+        key[n++] = (char)tolower((unsigned char)suffix[i]);
+    key[n++] = ':';
+    while (nd > 0)
+        key[n++] = digits[--nd];
+    key[n] = '\0';
+    return (int)n;
+}
+
 /* The most specific rule for HOST: the exact name, else the longest "*." suffix. PORT 0 (none
  * named) also finds rules with a port. */
 static hosts_entry *hosts_find(hosts_state *st, const char *host, unsigned port)
@@ -318,11 +341,9 @@ static hosts_entry *hosts_find(hosts_state *st, const char *host, unsigned port)
         return NULL;
     for (const char *suffix = host; suffix != NULL;) {
         int wild = suffix != host;
-        int n = snprintf(key, sizeof(key), "%s%s:%u", wild ? "*" : "", suffix, want);
-        if (n < 0 || (size_t)n >= sizeof(key))
+        int n = hosts_key(key, sizeof(key), wild, suffix, want);
+        if (n < 0)
             return NULL;
-        for (int i = 0; i < n; i++)
-            key[i] = (char)tolower((unsigned char)key[i]);
         HASH_FIND_STR(st->by_port, key, e);
         if (e == NULL && port == 0) {
             /* the same key without ":port" (an IPv6 host holds colons: count, don't search) */
