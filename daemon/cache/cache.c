@@ -77,10 +77,18 @@ struct mcc_cache *mcc_cache_new(mcc_core *core, mcc_err *err)
         free(c);
         return NULL;
     }
+    if (core->settings.send_threads > 0) {
+        /* without them every body is sent by the loop, as before: slower, not wrong */
+        c->senders = mcc_senders_new(core->base, core->settings.send_threads,
+                                     core->settings.client_timeout_ms, mcc_serve_sent, c);
+    }
     if (core->metrics != NULL) {
         c->m_upstream_bytes =
             mcc_metrics_get(core->metrics, MCC_METRIC_COUNTER, "mcc_upstream_received_bytes_total",
                             "Body bytes received from upstreams", NULL, NULL, 0);
+        c->m_sender_bytes = mcc_metrics_get(
+            core->metrics, MCC_METRIC_COUNTER, "mcc_sender_bytes_total",
+            "Body bytes written by sender threads (cache.send_threads)", NULL, NULL, 0);
         c->m_upstream_errors =
             mcc_metrics_get(core->metrics, MCC_METRIC_COUNTER, "mcc_upstream_broken_total",
                             "Upstream transfers that broke off mid-body", NULL, NULL, 0);
@@ -145,6 +153,10 @@ void mcc_cache_free(struct mcc_cache *c)
 {
     if (c == NULL)
         return;
+    /* the senders' last jobs release their serves: before the entries go */
+    mcc_senders *senders = c->senders;
+    c->senders = NULL;
+    mcc_senders_free(senders);
     mcc_nostore_free(c);
     mcc_index_free(c);
     mcc_entry *e, *tmp;

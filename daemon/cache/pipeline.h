@@ -9,6 +9,7 @@
 #include "cache/cache.h"
 #include "cache/fresh.h"
 #include "cache/meta.h"
+#include "cache/sender.h"
 #include "fetch/fetch.h"
 
 #define MCC_NEG_MAX 6
@@ -25,11 +26,13 @@ struct mcc_cache {
     mcc_entry *index;    /* objects in use, by key (uthash) */
     mcc_cache_counts counts;
     mcc_metric *m_coalesced, *m_transfers, *m_upstream_bytes, *m_upstream_errors;
+    mcc_metric *m_sender_bytes;
     const mcc_policy_ops *freshness_ops; /* the freshness policy, if one is configured */
     struct mcc_nostore *nostore;         /* keys whose responses may not be stored, for a while */
     struct mcc_meta_memo *memo;          /* decoded metadata of objects opened lately (index.c) */
     mcc_entry *spare;                    /* freed entries kept for reuse, linked by hh.next */
     unsigned nspare;
+    struct mcc_senders *senders; /* threads for large stored bodies, or NULL (sender.h) */
     void *freshness_state;
 };
 
@@ -124,6 +127,8 @@ struct mcc_serve {
     int head;
     int started;  /* status line and headers are out */
     int sending;  /* a chunk is being written */
+    struct mcc_sendjob *job; /* ... by a sender thread: the serve is freed only after it */
+    int release_due;         /* released while the job was out: freed when it comes back */
     int corked;   /* TCP_CORK is on: headers wait for the body's first bytes (serve.c) */
     int aborting; /* the connection is to be closed */
     int coalesced; /* 0 undecided, 1 joined a transfer others started (counted), 2 led */
@@ -222,6 +227,8 @@ void mcc_vary_values(const char *vary, mcc_vary_lookup_fn lookup, void *arg, cha
 void mcc_entry_take_negotiation(mcc_entry *e, struct evhttp_request *req);
 /* The connection drained what S wrote: account it and go on (evhttp's write callback). */
 void mcc_serve_written_cb(struct evhttp_connection *evcon, void *arg);
+/* A sender thread is done with a serve's job (mcc_send_done_fn). */
+void mcc_serve_sent(mcc_sendjob *job, void *arg);
 /* Detaches S from its entry (pass mode needs none). */
 void mcc_serve_detach(mcc_serve *s);
 

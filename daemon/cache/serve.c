@@ -3,6 +3,7 @@
  * missing, and feed the client as bytes land. */
 #define _GNU_SOURCE /* strcasestr */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -21,6 +22,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "cache/pipeline.h"
+#include "core/metrics.h"
 #include "http/addr.h"
 #include "http/range.h"
 #include "report/stats.h"
@@ -31,6 +33,12 @@
 #ifndef SERVE_CORK_MAX
 #define SERVE_CORK_MAX (256u << 10) /* bodies up to this size are corked (serve_cork); 0: none */
 #endif
+/* Bodies longer than this have their stored bytes written by a sender thread (sender.h), if
+ * there are any; at most this many header bytes go along. */
+#define SERVE_SENDER_MIN SERVE_CORK_MAX
+#define SERVE_SENDER_HEAD_MAX (16u << 10)
+/* The most one job carries: a sender goes from one span to the next only through the loop. */
+#define SERVE_CHUNK_SENDER (64u << 20)
 /* A waiting client this far ahead of a transfer's position gets its own transfer. */
 #define SERVE_SPLIT_SLICES 4
 /* Transfers that may fail under one response before its connection is given up. */
@@ -100,10 +108,18 @@ static void serve_cork(mcc_serve *s, int on)
         s->corked = on;
 }
 
-/* Logs the request, tells the exporters, and frees S. The request itself is no longer ours. */
+/* Logs the request, tells the exporters, and frees S. The request itself is no longer ours.
+ * With a job out at a sender, S waits for it to come back (mcc_serve_sent). */
 static void serve_release(mcc_serve *s)
 {
     struct mcc_cache *c = s->cache;
+    if (s->job != NULL) {
+        s->release_due = 1;
+        s->aborting = 1; /* nothing more is sent */
+        if (c->senders != NULL)
+            mcc_senders_cancel(c->senders, s->job);
+        return;
+    }
     serve_cork(s, 0);
     int64_t now = mcc_now_us();
     mcc_request_record rec = {
@@ -225,7 +241,7 @@ static void serve_closed(struct evhttp_connection *evcon, void *arg)
     mcc_serve *s = arg;
     /* libevent calls this before it drops the output buffer: what left it reached the kernel
      * and counts as sent; what is still queued never left the cache */
-    if (s->pending > 0 && s->pass == NULL) {
+    if (s->pending > 0 && s->pass == NULL && s->job == NULL) {
         struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
         uint64_t left = bev != NULL ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
         uint64_t gone = s->pending > left ? s->pending - left : 0;
@@ -263,20 +279,95 @@ void mcc_serve_written_cb(struct evhttp_connection *evcon, void *arg)
     mcc_serve_pump(s);
 }
 
+/* A sender thread was done with S's job: account what left, then go on (or close, or free). */
+void mcc_serve_sent(mcc_sendjob *job, void *arg)
+{
+    mcc_serve *s = job->owner;
+    uint64_t sent = job->sent;
+    int complete = job->error == 0 && sent == job->len && !atomic_load(&job->cancel);
+    if (job->error != 0 && job->error != EPIPE && job->error != ECONNRESET)
+        mcc_log(MCC_LOG_WARN, "sending to %s: %s", s->client, strerror(job->error));
+    mcc_sendjob_free(job);
+    s->job = NULL;
+    s->hit += sent; /* jobs carry bytes stored before the response began only */
+    s->pending = s->pending_hit = 0;
+    s->sending = 0;
+    mcc_stats_sent(s->cache->core->stats, sent, 0);
+    if (s->cache->m_sender_bytes != NULL)
+        mcc_metric_add(s->cache->m_sender_bytes, (double)sent);
+    if (s->release_due)
+        serve_release(s);
+    else if (!complete)
+        mcc_serve_abort(s); /* the length is promised: the connection must close */
+    else
+        mcc_serve_pump(s);
+}
+
+/* Hands [FILE_OFF, FILE_OFF + LEN) of FILE, with the headers still queued, to a sender thread.
+ * Only bytes that were stored before the response began (they wait on nothing, and nothing is
+ * relayed after them) of bodies too large to be corked; MCC_DECLINED sends on the loop. */
+static int serve_sender_may(const mcc_serve *s)
+{
+    return s->cache->senders != NULL && s->evcon != NULL && !s->corked && s->relay == NULL &&
+           s->last - s->first + 1 > SERVE_SENDER_MIN;
+}
+
+static int serve_hand_off(mcc_serve *s, int file, uint64_t file_off, uint64_t len)
+{
+    struct mcc_cache *c = s->cache;
+    if (!serve_sender_may(s))
+        return MCC_DECLINED;
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(s->evcon);
+    evutil_socket_t sock = bev != NULL ? bufferevent_getfd(bev) : -1;
+    if (sock < 0)
+        return MCC_DECLINED;
+    struct evbuffer *out = bufferevent_get_output(bev);
+    size_t head_len = evbuffer_get_length(out);
+    if (head_len > SERVE_SENDER_HEAD_MAX)
+        return MCC_DECLINED;
+    const unsigned char *head = head_len > 0 ? evbuffer_pullup(out, (ev_ssize_t)head_len) : NULL;
+    if (head_len > 0 && head == NULL)
+        return MCC_DECLINED;
+    mcc_sendjob *job = mcc_sendjob_new(sock, file, file_off, len, head, head_len);
+    if (job == NULL)
+        return MCC_DECLINED;
+    /* the sender writes them: libevent has nothing left to send. The start of a bufferevent's
+     * output is frozen to everyone but its own write callback, which thaws it the same way. */
+    evbuffer_unfreeze(out, 1);
+    int drained = evbuffer_drain(out, head_len);
+    evbuffer_freeze(out, 1);
+    if (drained != 0) {
+        mcc_sendjob_free(job);
+        return MCC_DECLINED;
+    }
+    job->owner = s;
+    s->job = job;
+    mcc_senders_submit(c->senders, job);
+    return MCC_OK;
+}
+
 /* Sends [OFF, OFF + LEN) of the stored object: sendfile where the backend has a file. */
 static int serve_send(mcc_serve *s, uint64_t off, uint64_t len, int from_storage)
 {
     mcc_entry *e = s->entry;
     const mcc_storage_ops *st = s->cache->st;
-    struct evbuffer *b = evbuffer_new();
-    if (b == NULL)
-        return MCC_ERROR;
     int fd = -1;
     uint64_t fd_off = 0;
     int rc = MCC_ERROR;
-    if (st->read_fd != NULL && st->read_fd(e->obj, off, &fd, &fd_off) == MCC_OK) {
-        if (len > SERVE_CHUNK_FILE)
-            len = SERVE_CHUNK_FILE;
+    int have_fd = st->read_fd != NULL && st->read_fd(e->obj, off, &fd, &fd_off) == MCC_OK;
+    if (have_fd && from_storage && len <= SERVE_CHUNK_SENDER &&
+        serve_hand_off(s, fd, fd_off, len) == MCC_OK) {
+        s->sending = 1;
+        s->pending = s->pending_hit = len;
+        s->cursor = off + len;
+        return MCC_OK;
+    }
+    if (have_fd && len > SERVE_CHUNK_FILE)
+        len = SERVE_CHUNK_FILE;
+    struct evbuffer *b = evbuffer_new();
+    if (b == NULL)
+        return MCC_ERROR;
+    if (have_fd) {
         /* the buffer drains to a socket: libevent then uses sendfile instead of mapping. The
          * segment borrows the handle's fd (no dup, no close): the serve holds the entry, and so
          * the handle, until the bytes are with the kernel or the connection is gone. */
@@ -769,8 +860,9 @@ void mcc_serve_pump(mcc_serve *s)
         uint64_t idx = s->cursor / e->slice;
         if (mcc_entry_has_slice(e, idx)) {
             int hit = serve_was_stored(s, idx);
+            uint64_t chunk = hit && serve_sender_may(s) ? SERVE_CHUNK_SENDER : SERVE_CHUNK_FILE;
             uint64_t end = (idx + 1) * e->slice;
-            while (end <= s->last && end - s->cursor < SERVE_CHUNK_FILE &&
+            while (end <= s->last && end - s->cursor < chunk &&
                    mcc_entry_has_slice(e, end / e->slice) &&
                    serve_was_stored(s, end / e->slice) == hit)
                 end += e->slice;

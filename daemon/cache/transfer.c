@@ -631,7 +631,9 @@ static int transfer_to_relay(mcc_transfer *t)
     t->relay = 1;
     e->nostore = 1; /* later requests are relayed on their own */
     for (mcc_serve *s = e->serves; s != NULL; s = s->next) {
-        if (s->aborting || !s->started || s->cursor != t->pos || s->cursor > s->last)
+        /* a serve with a job out at a sender would get bytes ahead of that job's */
+        if (s->aborting || !s->started || s->cursor != t->pos || s->cursor > s->last ||
+            s->job != NULL)
             continue;
         if (s->waiting_on == t)
             s->waiting_on = NULL;

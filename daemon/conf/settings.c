@@ -230,6 +230,13 @@ static int settings_cache(const mcc_conf *root, mcc_settings *out, mcc_err *err)
     out->slice_size = ss;
     if (mcc_conf_duration(sec, "heuristic_max", 86400000, &out->heuristic_max_ms, err) != MCC_OK)
         return MCC_ERROR;
+    /* as many as there are cores (nginx's worker_processes auto); one core gains nothing */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int64_t threads;
+    if (mcc_conf_int(sec, "send_threads", cpus > 1 ? (cpus < 64 ? cpus : 64) : 0, 0, 64, &threads,
+                     err) != MCC_OK)
+        return MCC_ERROR;
+    out->send_threads = (unsigned)threads;
     if (mcc_conf_duration(sec, "offline_max_stale", 86400000, &out->offline_stale_ms, err) !=
         MCC_OK)
         return MCC_ERROR;

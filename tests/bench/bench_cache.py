@@ -577,7 +577,8 @@ def report(res, args, env, load0, t_start):
     print("mccd vs nginx peer cache, loopback, medians of %d round(s); wrk %ds, %d thread(s)"
           % (args.rounds, args.duration, args.wrk_threads))
     print("machine: %d cores; nginx runs %d workers (worker_processes auto), mccd 1 event loop"
-          % (os.cpu_count(), os.cpu_count()))
+          " and %d sender threads (cache.send_threads default)"
+          % (os.cpu_count(), os.cpu_count(), os.cpu_count() if os.cpu_count() > 1 else 0))
     print("sizes: small 64 KiB x %d, large %d MiB, huge %d MiB; slow origin link %d MiB/s"
           % (args.small_count, env["sizes"]["large"] // MIB, env["sizes"]["huge"] // MIB,
              args.slow_rate // MIB))
