@@ -129,7 +129,7 @@ struct mcc_serve {
     int sending;  /* a chunk is being written */
     struct mcc_sendjob *job; /* ... by a sender thread: the serve is freed only after it */
     int release_due;         /* released while the job was out: freed when it comes back */
-    int corked;   /* TCP_CORK is on: headers wait for the body's first bytes (serve.c) */
+    int now;      /* a small stored body: written straight to the socket (serve_write_now) */
     int aborting; /* the connection is to be closed */
     int coalesced; /* 0 undecided, 1 joined a transfer others started (counted), 2 led */
     unsigned failures;  /* transfers that failed under this serve */

@@ -6,12 +6,12 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,12 +30,14 @@
 /* The most one chunk hands to the connection: file segments cost no memory, copies do. */
 #define SERVE_CHUNK_FILE (4u << 20)
 #define SERVE_CHUNK_COPY (256u << 10)
-#ifndef SERVE_CORK_MAX
-#define SERVE_CORK_MAX (256u << 10) /* bodies up to this size are corked (serve_cork); 0: none */
+#ifndef SERVE_NOW_MAX
+#define SERVE_NOW_MAX (256u << 10) /* stored bodies up to this size are written at once */
 #endif
+/* serve_send: the whole chunk was written to the socket at once (serve_write_now) */
+#define SERVE_SENT 1
 /* Bodies longer than this have their stored bytes written by a sender thread (sender.h), if
  * there are any; at most this many header bytes go along. */
-#define SERVE_SENDER_MIN SERVE_CORK_MAX
+#define SERVE_SENDER_MIN SERVE_NOW_MAX
 #define SERVE_SENDER_HEAD_MAX (16u << 10)
 /* The most one job carries: a sender goes from one span to the next only through the loop. */
 #define SERVE_CHUNK_SENDER (64u << 20)
@@ -91,23 +93,6 @@ void mcc_serve_detach(mcc_serve *s)
     mcc_entry_unref(e);
 }
 
-/* A small hit's headers and body leave together: TCP_CORK from the status line until the last
- * body byte is with the kernel. Without it the headers went out as a segment of their own (a
- * writev, then a sendfile on the next turn of the loop): a whole transmit and loopback delivery
- * more per response, a quarter of the kernel's work for a 64 KiB hit. Only for bodies read from
- * storage, which never wait on anything (a corked relay would hold the tail of every piece an
- * upstream sends), and only small ones: for large bodies the header segment costs nothing
- * that matters, and corked 1 MiB ranges measured more CPU per request, not less. */
-static void serve_cork(mcc_serve *s, int on)
-{
-    if (s->evcon == NULL || s->corked == on)
-        return;
-    struct bufferevent *bev = evhttp_connection_get_bufferevent(s->evcon);
-    evutil_socket_t fd = bev != NULL ? bufferevent_getfd(bev) : -1;
-    if (fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)) == 0)
-        s->corked = on;
-}
-
 /* Logs the request, tells the exporters, and frees S. The request itself is no longer ours.
  * With a job out at a sender, S waits for it to come back (mcc_serve_sent). */
 static void serve_release(mcc_serve *s)
@@ -120,7 +105,6 @@ static void serve_release(mcc_serve *s)
             mcc_senders_cancel(c->senders, s->job);
         return;
     }
-    serve_cork(s, 0);
     int64_t now = mcc_now_us();
     mcc_request_record rec = {
         .time_us = (int64_t)s->t0_us,
@@ -207,7 +191,6 @@ void mcc_serve_fail(mcc_serve *s, int status)
 
 void mcc_serve_finish(mcc_serve *s)
 {
-    serve_cork(s, 0); /* every byte was written: out it goes */
     serve_detach_connection(s);
     evhttp_send_reply_end(s->req);
     serve_release(s);
@@ -305,10 +288,11 @@ void mcc_serve_sent(mcc_sendjob *job, void *arg)
 
 /* Hands [FILE_OFF, FILE_OFF + LEN) of FILE, with the headers still queued, to a sender thread.
  * Only bytes that were stored before the response began (they wait on nothing, and nothing is
- * relayed after them) of bodies too large to be corked; MCC_DECLINED sends on the loop. */
+ * relayed after them) of bodies too large to be written at once; MCC_DECLINED sends on the
+ * loop. */
 static int serve_sender_may(const mcc_serve *s)
 {
-    return s->cache->senders != NULL && s->evcon != NULL && !s->corked && s->relay == NULL &&
+    return s->cache->senders != NULL && s->evcon != NULL && !s->now && s->relay == NULL &&
            s->last - s->first + 1 > SERVE_SENDER_MIN;
 }
 
@@ -346,7 +330,46 @@ static int serve_hand_off(mcc_serve *s, int file, uint64_t file_off, uint64_t le
     return MCC_OK;
 }
 
-/* Sends [OFF, OFF + LEN) of the stored object: sendfile where the backend has a file. */
+/* A small hit's headers and body leave in two system calls made right here: a send of the
+ * queued headers with MSG_MORE (they wait for the body) and a sendfile. Through libevent they
+ * took a writev, a sendfile on the next turn of the loop, and two epoll_ctl to turn the write
+ * event on and off (and TCP_CORK on and off to keep them in one segment). Returns the body bytes
+ * written: LEN unless the socket filled up (the rest goes through the buffer, after what was
+ * written), or -1 when the connection failed. */
+static int64_t serve_write_now(mcc_serve *s, int file, uint64_t file_off, uint64_t len)
+{
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(s->evcon);
+    evutil_socket_t sock = bev != NULL ? bufferevent_getfd(bev) : -1;
+    if (sock < 0)
+        return 0;
+    struct evbuffer *out = bufferevent_get_output(bev);
+    size_t head_len = evbuffer_get_length(out);
+    if (head_len > 0) {
+        const unsigned char *head =
+            head_len <= SERVE_SENDER_HEAD_MAX ? evbuffer_pullup(out, (ev_ssize_t)head_len) : NULL;
+        if (head == NULL)
+            return 0;
+        ssize_t w = send(sock, head, head_len, MSG_MORE | MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+        /* what left must leave the buffer (thawed as in serve_hand_off) */
+        evbuffer_unfreeze(out, 1);
+        int drained = evbuffer_drain(out, (size_t)w);
+        evbuffer_freeze(out, 1);
+        if (drained != 0)
+            return -1;
+        if ((size_t)w < head_len)
+            return 0;
+    }
+    off_t off = (off_t)file_off;
+    ssize_t n = sendfile(sock, file, &off, (size_t)len);
+    if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+    return n;
+}
+
+/* Sends [OFF, OFF + LEN) of the stored object: sendfile where the backend has a file. MCC_OK
+ * (written when libevent says so), SERVE_SENT (written already) or MCC_ERROR. */
 static int serve_send(mcc_serve *s, uint64_t off, uint64_t len, int from_storage)
 {
     mcc_entry *e = s->entry;
@@ -355,6 +378,19 @@ static int serve_send(mcc_serve *s, uint64_t off, uint64_t len, int from_storage
     uint64_t fd_off = 0;
     int rc = MCC_ERROR;
     int have_fd = st->read_fd != NULL && st->read_fd(e->obj, off, &fd, &fd_off) == MCC_OK;
+    if (have_fd && from_storage && s->now && s->evcon != NULL) {
+        int64_t n = serve_write_now(s, fd, fd_off, len);
+        if (n < 0)
+            return MCC_ERROR;
+        s->hit += (uint64_t)n;
+        mcc_stats_sent(s->cache->core->stats, (uint64_t)n, 0);
+        s->cursor = off + (uint64_t)n;
+        if ((uint64_t)n == len)
+            return SERVE_SENT;
+        off += (uint64_t)n; /* the socket is full: the rest through the buffer */
+        fd_off += (uint64_t)n;
+        len -= (uint64_t)n;
+    }
     if (have_fd && from_storage && len <= SERVE_CHUNK_SENDER &&
         serve_hand_off(s, fd, fd_off, len) == MCC_OK) {
         s->sending = 1;
@@ -669,9 +705,8 @@ static int serve_start(mcc_serve *s)
     serve_object_headers(s, cs_text);
 
     s->started = 1;
-    if (all_stored && !s->head && count > 0 && count <= SERVE_CORK_MAX &&
-        s->cache->st->read_fd != NULL)
-        serve_cork(s, 1);
+    s->now = all_stored && !s->head && count > 0 && count <= SERVE_NOW_MAX &&
+             s->cache->st->read_fd != NULL;
     evhttp_send_reply_start(s->req, s->status,
                             s->status == 206   ? "Partial Content"
                             : s->status == 404 ? "Not Found"
@@ -868,7 +903,10 @@ void mcc_serve_pump(mcc_serve *s)
                 end += e->slice;
             if (end > s->last + 1)
                 end = s->last + 1;
-            if (serve_send(s, s->cursor, end - s->cursor, hit) != MCC_OK)
+            int rc = serve_send(s, s->cursor, end - s->cursor, hit);
+            if (rc == SERVE_SENT)
+                continue;
+            if (rc != MCC_OK)
                 mcc_serve_abort(s);
             return;
         }

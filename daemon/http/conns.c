@@ -4,6 +4,8 @@
  * here (evhttp_set_bevcb) and held by one extra reference; a sweep notices when evhttp let go
  * of one, enforces limits.max_connections, and closes connections that sent no complete request
  * within limits.client_timeout. */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -24,6 +26,7 @@ typedef struct conns_conn {
     unsigned busy;           /* requests being answered */
     int over_limit;          /* opened beyond limits.max_connections */
     int shut;                /* shutdown(2) was called: evhttp sees EOF and frees it */
+    int nodelay;             /* TCP_NODELAY is set */
     UT_hash_handle hh;
 } conns_conn;
 
@@ -154,6 +157,15 @@ int mcc_conns_request(mcc_conns *c, struct evhttp_request *req)
     if (k == NULL)
         return 0;
     k->busy++;
+    if (!k->nodelay) {
+        /* once per connection: a response's last segment leaves without waiting for the ACK
+         * of the one before (Nagle), as small hits are written in one go (serve.c) */
+        int one = 1;
+        evutil_socket_t fd = bufferevent_getfd(bev);
+        if (fd >= 0)
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        k->nodelay = 1;
+    }
     evhttp_request_set_on_complete_cb(req, conns_request_done, k);
     return k->over_limit;
 }

@@ -13,6 +13,7 @@ a_sum=$(make_blob ka/a.bin $((3 * MIB / 2)))
 b_sum=$(make_blob ka/b.bin 300000)
 make_blob ka/c.bin $((2 * MIB + 1000)) >/dev/null
 make_blob ka/d.bin 5000 >/dev/null
+make_blob ka/e.bin 250000 >/dev/null
 # paced, so that a miss is still streaming while the requests behind it could be answered
 start_origin --rate 4M
 start_mccd
@@ -100,6 +101,48 @@ if pos != len(raw):
 EOF
 assert_eq 1 "$(origin_requests 'GET /ka/c.bin ')" "origin requests for c.bin"
 assert_eq 1 "$(origin_requests 'GET /ka/a.bin ')" "origin requests for a.bin"
+
+# 64 pipelined GETs of a stored 250,000-byte object (written straight to the socket when it has
+# room) to a client that reads nothing for a second: 16 MB is more than the socket buffers
+# hold, so some answers are written partly at once and finish through libevent
+curl -sS -o /dev/null "$(do_url e.bin)"
+python3 - "$MCC_CONTENT_PORT" "$ORIGIN_ROOT/ka/e.bin" <<'EOF' || fail "late-read pipeline is wrong"
+import hashlib, socket, sys, time
+port, want = int(sys.argv[1]), open(sys.argv[2], "rb").read()
+req = (b"GET /ka/e.bin?cacheHostOrigin=origin.test HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+       b"User-Agent: Microsoft-Delivery-Optimization-Lite/10.0.0.1\r\n\r\n")
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+s.sendall(req * 64)
+time.sleep(1)
+raw = bytearray()
+need = 64 * len(want)
+deadline = time.monotonic() + 30
+while time.monotonic() < deadline:
+    b = s.recv(1 << 20)
+    if not b:
+        break
+    raw += b
+    if raw.count(b"HTTP/1.1 200 OK\r\n") == 64 and len(raw) >= need + 64 * 200:
+        # every header block seen: read until the last body is complete
+        last = raw.rfind(b"\r\n\r\n")
+        if len(raw) - (last + 4) >= len(want):
+            break
+pos, digest = 0, hashlib.sha256(want).digest()
+for i in range(64):
+    end = raw.find(b"\r\n\r\n", pos)
+    if end < 0:
+        sys.exit(f"answer {i}: no header block ({len(raw)} bytes in all)")
+    head = raw[pos:end].decode("latin-1")
+    if not head.startswith("HTTP/1.1 200 ") or f"Content-Length: {len(want)}" not in head:
+        sys.exit(f"answer {i}: {head[:200]!r}")
+    body = bytes(raw[end + 4:end + 4 + len(want)])
+    if hashlib.sha256(body).digest() != digest:
+        sys.exit(f"answer {i}: body differs ({len(body)} bytes)")
+    pos = end + 4 + len(want)
+if pos != len(raw):
+    sys.exit(f"{len(raw) - pos} stray bytes after the last answer")
+print("64 late-read answers ok")
+EOF
 
 # a clean exit: no crash or leak report at shutdown (sanitizer builds)
 stop_pid "$MCCD_PID" 10
