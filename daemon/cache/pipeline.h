@@ -30,6 +30,7 @@ struct mcc_cache {
     const mcc_policy_ops *freshness_ops; /* the freshness policy, if one is configured */
     struct mcc_nostore *nostore;         /* keys whose responses may not be stored, for a while */
     struct mcc_meta_memo *memo;          /* decoded metadata of objects opened lately (index.c) */
+    uint64_t memo_clock;
     mcc_entry *spare;                    /* freed entries kept for reuse, linked by hh.next */
     unsigned nspare;
     struct mcc_senders *senders; /* threads for large stored bodies, or NULL (sender.h) */
