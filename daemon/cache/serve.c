@@ -64,6 +64,41 @@ const char *mcc_method_name(int cmd)
     }
 }
 
+/* Every hit builds a few header values; these take the place of snprintf there. */
+
+/* Appends SRC, cut to fit, to the NUL-terminated text at OUT (CAP bytes, *N used). */
+static void serve_cat(char *out, size_t cap, size_t *n, const char *src)
+{
+    size_t len = strlen(src);
+    if (*n + len >= cap)
+        len = cap - 1 - *n;
+    memcpy(out + *n, src, len);
+    *n += len;
+    out[*n] = '\0';
+}
+
+/* Copies SRC, cut to fit, to OUT (CAP bytes). */
+static void serve_copy(char *out, size_t cap, const char *src)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    serve_cat(out, cap, &n, src);
+}
+
+/* The decimal text of V into OUT, which holds at least 21 bytes. */
+static void serve_u64(char *out, uint64_t v)
+{
+    char digits[20];
+    size_t n = 0, i = 0;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    while (n > 0)
+        out[i++] = digits[--n];
+    out[i] = '\0';
+}
+
 static char *serve_strdup(const char *s)
 {
     return s != NULL ? strdup(s) : NULL;
@@ -601,18 +636,23 @@ static void serve_object_headers(mcc_serve *s, const char *cs_text)
     serve_header(s, "Expires", e->meta.expires);
     serve_header(s, "Vary", e->meta.vary);
     char age[24];
-    snprintf(age, sizeof(age), "%" PRId64, mcc_fresh_age(&e->meta, (int64_t)time(NULL)));
+    int64_t a = mcc_fresh_age(&e->meta, (int64_t)time(NULL));
+    serve_u64(age, a > 0 ? (uint64_t)a : 0);
     serve_header(s, "Age", age);
     /* caches above us answered a miss: their entries come first (RFC 9211 section 2) */
     char cs[512];
-    if (strncmp(cs_text, "fwd=miss", 8) == 0 || strncmp(cs_text, "fwd=partial", 11) == 0) {
-        if (e->up_status[0] != '\0')
-            snprintf(cs, sizeof(cs), "%.300s, %s; %s", e->up_status, node, cs_text);
-        else
-            snprintf(cs, sizeof(cs), "%s; %s", node, cs_text);
-    } else {
-        snprintf(cs, sizeof(cs), "%s; %s", node, cs_text);
+    size_t n = 0;
+    cs[0] = '\0';
+    if ((strncmp(cs_text, "fwd=miss", 8) == 0 || strncmp(cs_text, "fwd=partial", 11) == 0) &&
+        e->up_status[0] != '\0') {
+        char up[301];
+        serve_copy(up, sizeof(up), e->up_status);
+        serve_cat(cs, sizeof(cs), &n, up);
+        serve_cat(cs, sizeof(cs), &n, ", ");
     }
+    serve_cat(cs, sizeof(cs), &n, node);
+    serve_cat(cs, sizeof(cs), &n, "; ");
+    serve_cat(cs, sizeof(cs), &n, cs_text);
     serve_header(s, "Cache-Status", cs);
 }
 
@@ -681,21 +721,22 @@ static int serve_start(mcc_serve *s)
     /* an empty body has no slices: it is a hit only when nothing was fetched for it */
     int all_stored = have == need && !(need == 0 && s->probed);
     const char *short_status = all_stored ? "hit" : have == 0 ? "miss" : "partial";
-    snprintf(s->cache_status, sizeof(s->cache_status), "%s",
-             s->stale_status != 0 ? "stale" : s->revalidated && all_stored ? "revalidated"
-                                                                         : short_status);
+    serve_copy(s->cache_status, sizeof(s->cache_status),
+               s->stale_status != 0           ? "stale"
+               : s->revalidated && all_stored ? "revalidated"
+                                              : short_status);
     if (cs_text[0] == '\0')
-        snprintf(cs_text, sizeof(cs_text), "%s",
-                 e->nostore         ? "fwd=miss"
-                 : all_stored       ? "hit"
-                 : have == 0        ? "fwd=miss; stored"
-                                    : "fwd=partial; stored");
+        serve_copy(cs_text, sizeof(cs_text),
+                   e->nostore   ? "fwd=miss"
+                   : all_stored ? "hit"
+                   : have == 0  ? "fwd=miss; stored"
+                                : "fwd=partial; stored");
 
     serve_header(s, "Content-Type", e->meta.content_type[0] != '\0' ? e->meta.content_type
                                                                     : "application/octet-stream");
     serve_header(s, "Content-Encoding", e->meta.content_encoding);
     char num[32];
-    snprintf(num, sizeof(num), "%" PRIu64, count);
+    serve_u64(num, count);
     serve_header(s, "Content-Length", num);
     if (s->status == 206) {
         mcc_range_content_range(buf, sizeof(buf), s->first, s->last, e->length);
@@ -1039,7 +1080,7 @@ static void serve_client(mcc_serve *s)
     ev_uint16_t port = 0;
     if (s->evcon != NULL)
         evhttp_connection_get_peer(s->evcon, &addr, &port);
-    snprintf(s->client, sizeof(s->client), "%s", addr != NULL ? addr : "-");
+    serve_copy(s->client, sizeof(s->client), addr != NULL ? addr : "-");
 }
 
 /* The request's caching directives (RFC 9111 5.2.1, Pragma only without Cache-Control). */

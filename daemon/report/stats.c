@@ -259,12 +259,25 @@ static void stats_metrics(mcc_core *core, const mcc_request_record *rec)
     if (core->metrics == NULL)
         return;
     mcc_stats *st = core->stats;
-    char labels[96];
-    char cls[8] = "other";
-    if (rec->status >= 100 && rec->status <= 599)
-        snprintf(cls, sizeof(cls), "%dxx", rec->status / 100);
-    snprintf(labels, sizeof(labels), "status_class=\"%s\",cache=\"%s\"", cls,
-             stats_cache_label(rec->cache_status));
+    /* status_class="2xx",cache="hit": built by hand, this runs for every request */
+    char labels[96], cls[8] = "other";
+    if (rec->status >= 100 && rec->status <= 599) {
+        cls[0] = (char)('0' + rec->status / 100);
+        memcpy(cls + 1, "xx", 3);
+    }
+    const char *cache = stats_cache_label(rec->cache_status); /* at most 32 characters */
+    size_t n = 0, len;
+    memcpy(labels, "status_class=\"", 14);
+    n = 14;
+    len = strlen(cls);
+    memcpy(labels + n, cls, len);
+    n += len;
+    memcpy(labels + n, "\",cache=\"", 9);
+    n += 9;
+    len = strlen(cache);
+    memcpy(labels + n, cache, len);
+    n += len;
+    memcpy(labels + n, "\"", 2);
     mcc_metric_add(stats_requests_metric(core, st, labels), 1);
     mcc_metric_add(stats_histogram(core, st != NULL ? &st->m_duration : NULL,
                                    "mcc_request_duration_seconds",
