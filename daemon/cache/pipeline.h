@@ -131,6 +131,8 @@ struct mcc_serve {
     struct mcc_sendjob *job; /* ... by a sender thread: the serve is freed only after it */
     int release_due;         /* released while the job was out: freed when it comes back */
     int now;      /* a small stored body: written straight to the socket (serve_write_now) */
+    int own_head; /* ... with a header block mccd wrote (serve_head), head_len bytes */
+    size_t head_len;
     int aborting; /* the connection is to be closed */
     int coalesced; /* 0 undecided, 1 joined a transfer others started (counted), 2 led */
     unsigned failures;  /* transfers that failed under this serve */

@@ -180,10 +180,69 @@ static void serve_detach_connection(mcc_serve *s)
         evhttp_connection_set_closecb(s->evcon, NULL, NULL);
 }
 
+/* The header block of a small hit, written by mccd itself (serve_head_begin): one buffer, as
+ * the loop serves one response at a time up to the point it is sent. */
+static char serve_head[SERVE_SENDER_HEAD_MAX];
+
+static void serve_head_add(mcc_serve *s, const char *name, const char *value)
+{
+    size_t nlen = strlen(name), vlen = strlen(value);
+    if (strpbrk(value, "\r\n") != NULL)
+        return; /* as evhttp_add_header: a value never ends the header line early */
+    /* the values are bounded by mcc_meta's fields: a hit's block is under 3 KiB */
+    if (s->head_len + nlen + vlen + 4 + 2 > sizeof(serve_head))
+        return;
+    char *p = serve_head + s->head_len;
+    memcpy(p, name, nlen);
+    memcpy(p + nlen, ": ", 2);
+    memcpy(p + nlen + 2, value, vlen);
+    memcpy(p + nlen + 2 + vlen, "\r\n", 2);
+    s->head_len += nlen + vlen + 4;
+}
+
 static void serve_header(mcc_serve *s, const char *name, const char *value)
 {
-    if (value != NULL && value[0] != '\0')
+    if (value == NULL || value[0] == '\0')
+        return;
+    if (s->own_head)
+        serve_head_add(s, name, value);
+    else
         evhttp_add_header(evhttp_request_get_output_headers(s->req), name, value);
+}
+
+/* Starts the header block of a small hit in serve_head, when libevent's own writing of it can be
+ * left out: the request carries no Connection header (so that keeping or closing the
+ * connection after it, which evhttp decides from the request, needs no word in the response).
+ * libevent formatted every header line with printf and kept each as three allocations. */
+static void serve_head_begin(mcc_serve *s)
+{
+    if (s->evcon == NULL ||
+        evhttp_find_header(evhttp_request_get_input_headers(s->req), "Connection") != NULL)
+        return;
+    const char *line =
+        s->status == 206 ? "HTTP/1.1 206 Partial Content\r\n" : "HTTP/1.1 200 OK\r\n";
+    if (s->status != 200 && s->status != 206)
+        return;
+    s->head_len = strlen(line);
+    memcpy(serve_head, line, s->head_len);
+    s->own_head = 1;
+}
+
+/* Ends the block with the Date and the empty line. */
+static void serve_head_end(mcc_serve *s)
+{
+    static time_t date_at;
+    static char date[40];
+    time_t now = time(NULL);
+    if (now != date_at) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        date_at = now;
+    }
+    serve_head_add(s, "Date", date);
+    memcpy(serve_head + s->head_len, "\r\n", 2);
+    s->head_len += 2;
 }
 
 /* Answers with an error before any header went out. */
@@ -378,6 +437,19 @@ static int64_t serve_write_now(mcc_serve *s, int file, uint64_t file_off, uint64
     if (sock < 0)
         return 0;
     struct evbuffer *out = bufferevent_get_output(bev);
+    if (s->own_head) {
+        /* mccd's own header block: what the socket does not take goes to the buffer first */
+        s->own_head = 0;
+        ssize_t w = send(sock, serve_head, s->head_len, MSG_MORE | MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return -1;
+        size_t sent = w > 0 ? (size_t)w : 0;
+        if (sent < s->head_len) {
+            if (evbuffer_add(out, serve_head + sent, s->head_len - sent) != 0)
+                return -1;
+            return 0;
+        }
+    }
     size_t head_len = evbuffer_get_length(out);
     if (head_len > 0) {
         const unsigned char *head =
@@ -413,6 +485,14 @@ static int serve_send(mcc_serve *s, uint64_t off, uint64_t len, int from_storage
     uint64_t fd_off = 0;
     int rc = MCC_ERROR;
     int have_fd = st->read_fd != NULL && st->read_fd(e->obj, off, &fd, &fd_off) == MCC_OK;
+    if (s->own_head && !(have_fd && from_storage && s->now && s->evcon != NULL)) {
+        /* the body goes through the buffer after all: so do the headers mccd wrote */
+        s->own_head = 0;
+        struct bufferevent *bev =
+            s->evcon != NULL ? evhttp_connection_get_bufferevent(s->evcon) : NULL;
+        if (bev == NULL || evbuffer_add(bufferevent_get_output(bev), serve_head, s->head_len) != 0)
+            return MCC_ERROR;
+    }
     if (have_fd && from_storage && s->now && s->evcon != NULL) {
         int64_t n = serve_write_now(s, fd, fd_off, len);
         if (n < 0)
@@ -732,6 +812,10 @@ static int serve_start(mcc_serve *s)
                    : have == 0  ? "fwd=miss; stored"
                                 : "fwd=partial; stored");
 
+    s->now = all_stored && !s->head && count > 0 && count <= SERVE_NOW_MAX &&
+             s->cache->st->read_fd != NULL;
+    if (s->now && !negative && s->method == EVHTTP_REQ_GET)
+        serve_head_begin(s);
     serve_header(s, "Content-Type", e->meta.content_type[0] != '\0' ? e->meta.content_type
                                                                     : "application/octet-stream");
     serve_header(s, "Content-Encoding", e->meta.content_encoding);
@@ -746,13 +830,14 @@ static int serve_start(mcc_serve *s)
     serve_object_headers(s, cs_text);
 
     s->started = 1;
-    s->now = all_stored && !s->head && count > 0 && count <= SERVE_NOW_MAX &&
-             s->cache->st->read_fd != NULL;
-    evhttp_send_reply_start(s->req, s->status,
-                            s->status == 206   ? "Partial Content"
-                            : s->status == 404 ? "Not Found"
-                            : s->status == 410 ? "Gone"
-                                               : "OK");
+    if (s->own_head)
+        serve_head_end(s); /* sent with the body (serve_write_now) */
+    else
+        evhttp_send_reply_start(s->req, s->status,
+                                s->status == 206   ? "Partial Content"
+                                : s->status == 404 ? "Not Found"
+                                : s->status == 410 ? "Gone"
+                                                   : "OK");
     if (s->head || count == 0) {
         mcc_serve_finish(s);
         return 1;

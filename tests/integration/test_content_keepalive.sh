@@ -144,6 +144,50 @@ if pos != len(raw):
 print("64 late-read answers ok")
 EOF
 
+# small hits have a header block mccd writes itself unless the request has a Connection header:
+# HTTP/1.0 without keep-alive gets its body and a closed connection; HTTP/1.0 with keep-alive
+# and HTTP/1.1 with close go through libevent's writer, which answers with Connection headers
+python3 - "$MCC_CONTENT_PORT" "$ORIGIN_ROOT/ka/d.bin" <<'EOF' || fail "HTTP/1.0 and Connection answers are wrong"
+import socket, sys, time
+port, want = int(sys.argv[1]), open(sys.argv[2], "rb").read()
+def exchange(reqs, expect_close):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"".join(reqs))
+    raw, t0 = b"", time.monotonic()
+    s.settimeout(2)
+    try:
+        while True:
+            b = s.recv(1 << 16)
+            if not b:
+                break
+            raw += b
+    except socket.timeout:
+        if expect_close:
+            sys.exit(f"connection left open after {reqs[-1][:40]!r}")
+    pos, heads = 0, []
+    for _ in reqs:
+        end = raw.index(b"\r\n\r\n", pos)
+        head = raw[pos:end].decode("latin-1")
+        if head[:9] not in ("HTTP/1.0 ", "HTTP/1.1 ") or head[9:13] != "200 " or \
+                raw[end + 4:end + 4 + len(want)] != want:
+            sys.exit(f"bad answer: {head!r}")
+        heads.append(head.lower())
+        pos = end + 4 + len(want)
+    if pos != len(raw):
+        sys.exit(f"{len(raw) - pos} stray bytes")
+    return heads
+r = b"GET /ka/d.bin?cacheHostOrigin=origin.test HTTP/1.0\r\n"
+exchange([r + b"\r\n"], True)
+heads = exchange([r + b"Connection: keep-alive\r\n\r\n"] * 2 + [r + b"\r\n"], True)
+if "connection: keep-alive" not in heads[0]:
+    sys.exit("HTTP/1.0 keep-alive answered without Connection: keep-alive")
+heads = exchange([b"GET /ka/d.bin?cacheHostOrigin=origin.test HTTP/1.1\r\nHost: x\r\n"
+                  b"Connection: close\r\n\r\n"], True)
+if "connection: close" not in heads[0]:
+    sys.exit("Connection: close answered without Connection: close")
+print("HTTP/1.0 and Connection answers ok")
+EOF
+
 # a clean exit: no crash or leak report at shutdown (sanitizer builds)
 stop_pid "$MCCD_PID" 10
 assert_eq 0 "$STOP_RC" "mccd exit status after SIGTERM"
