@@ -43,6 +43,12 @@ assert_rc 1 "--check-config with a malformed size"
 assert_contains "$RUN_ERR" "$CHECKED_FILE" "malformed size error"
 assert_contains "$RUN_ERR" "cache.slice_size" "malformed size error"
 
+# an integer out of its range
+check_with too-many-threads '{ "cache": { "send_threads": 65 } }'
+assert_rc 1 "--check-config with cache.send_threads 65"
+assert_contains "$RUN_ERR" "$CHECKED_FILE" "out of range error"
+assert_contains "$RUN_ERR" "cache.send_threads: expected an integer from 0 to 64" "out of range error"
+
 # invalid JSON: the file and the line of the mistake
 check_with invalid-json '{
   "log": {

@@ -33,6 +33,19 @@ code=$(curl -s -o "$T/small.out" -w '%{http_code}' "$MCC_CONTENT/small.bin?cache
 assert_eq 200 "$code" "new.test after the reload"
 assert_eq "$small" "$(sha256sum < "$T/small.out" | cut -d' ' -f1)" "body through new.test"
 
+# a start-time setting changed by a reload is named, and keeps its running value
+threads=$(find "/proc/$pid/task" -mindepth 1 -maxdepth 1 | wc -l)
+echo '{"cache": {"send_threads": 7}}' > "$MCC_CONF_DIR/75-threads.json"
+kill -HUP "$pid"
+for _ in $(seq 50); do
+    grep -q "send_threads changed" "$T/mccd/mccd.log" && break
+    sleep 0.1
+done
+assert_contains "$(cat "$T/mccd/mccd.log")" \
+    "cache.send_threads changed; it takes effect at the next restart" "log of a restart-only key"
+assert_eq "$threads" "$(find "/proc/$pid/task" -mindepth 1 -maxdepth 1 | wc -l)" \
+    "mccd's threads after the reload"
+
 # an invalid fragment is refused, naming file and key; the running configuration stays
 echo '{"cache": {"slice_size": "3MiB"}}' > "$MCC_CONF_DIR/80-bad.json"
 kill -HUP "$pid"
