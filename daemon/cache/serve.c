@@ -23,6 +23,7 @@
 
 #include "cache/pipeline.h"
 #include "core/metrics.h"
+#include "core/text.h"
 #include "http/addr.h"
 #include "http/range.h"
 #include "report/stats.h"
@@ -36,9 +37,10 @@
 /* serve_send: the whole chunk was written to the socket at once (serve_write_now) */
 #define SERVE_SENT 1
 /* Bodies longer than this have their stored bytes written by a sender thread (sender.h), if
- * there are any; at most this many header bytes go along. */
+ * there are any. */
 #define SERVE_SENDER_MIN SERVE_NOW_MAX
-#define SERVE_SENDER_HEAD_MAX (16u << 10)
+/* The most header bytes written outside libevent (by mccd or a sender) */
+#define SERVE_HEAD_MAX (16u << 10)
 /* The most one job carries: a sender goes from one span to the next only through the loop. */
 #define SERVE_CHUNK_SENDER (64u << 20)
 /* A waiting client this far ahead of a transfer's position gets its own transfer. */
@@ -62,41 +64,6 @@ const char *mcc_method_name(int cmd)
     case EVHTTP_REQ_PATCH: return "PATCH";
     default: return "GET";
     }
-}
-
-/* Every hit builds a few header values; these take the place of snprintf there. */
-
-/* Appends SRC, cut to fit, to the NUL-terminated text at OUT (CAP bytes, *N used). */
-static void serve_cat(char *out, size_t cap, size_t *n, const char *src)
-{
-    size_t len = strlen(src);
-    if (*n + len >= cap)
-        len = cap - 1 - *n;
-    memcpy(out + *n, src, len);
-    *n += len;
-    out[*n] = '\0';
-}
-
-/* Copies SRC, cut to fit, to OUT (CAP bytes). */
-static void serve_copy(char *out, size_t cap, const char *src)
-{
-    size_t n = 0;
-    out[0] = '\0';
-    serve_cat(out, cap, &n, src);
-}
-
-/* The decimal text of V into OUT, which holds at least 21 bytes. */
-static void serve_u64(char *out, uint64_t v)
-{
-    char digits[20];
-    size_t n = 0, i = 0;
-    do {
-        digits[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v > 0);
-    while (n > 0)
-        out[i++] = digits[--n];
-    out[i] = '\0';
 }
 
 static char *serve_strdup(const char *s)
@@ -182,7 +149,7 @@ static void serve_detach_connection(mcc_serve *s)
 
 /* The header block of a small hit, written by mccd itself (serve_head_begin): one buffer, as
  * the loop serves one response at a time up to the point it is sent. */
-static char serve_head[SERVE_SENDER_HEAD_MAX];
+static char serve_head[SERVE_HEAD_MAX];
 
 static void serve_head_add(mcc_serve *s, const char *name, const char *value)
 {
@@ -356,6 +323,16 @@ void mcc_serve_written_cb(struct evhttp_connection *evcon, void *arg)
     mcc_serve_pump(s);
 }
 
+/* Drops the first N bytes of a connection's output buffer, which mccd wrote itself. Its start
+ * is frozen to everyone but the bufferevent's own write callback, which thaws it the same way. */
+static int serve_output_drain(struct evbuffer *out, size_t n)
+{
+    evbuffer_unfreeze(out, 1);
+    int rc = evbuffer_drain(out, n);
+    evbuffer_freeze(out, 1);
+    return rc;
+}
+
 /* A sender thread was done with S's job: account what left, then go on (or close, or free). */
 void mcc_serve_sent(mcc_sendjob *job, void *arg)
 {
@@ -401,7 +378,7 @@ static int serve_hand_off(mcc_serve *s, int file, uint64_t file_off, uint64_t le
         return MCC_DECLINED;
     struct evbuffer *out = bufferevent_get_output(bev);
     size_t head_len = evbuffer_get_length(out);
-    if (head_len > SERVE_SENDER_HEAD_MAX)
+    if (head_len > SERVE_HEAD_MAX)
         return MCC_DECLINED;
     const unsigned char *head = head_len > 0 ? evbuffer_pullup(out, (ev_ssize_t)head_len) : NULL;
     if (head_len > 0 && head == NULL)
@@ -409,12 +386,8 @@ static int serve_hand_off(mcc_serve *s, int file, uint64_t file_off, uint64_t le
     mcc_sendjob *job = mcc_sendjob_new(sock, file, file_off, len, head, head_len);
     if (job == NULL)
         return MCC_DECLINED;
-    /* the sender writes them: libevent has nothing left to send. The start of a bufferevent's
-     * output is frozen to everyone but its own write callback, which thaws it the same way. */
-    evbuffer_unfreeze(out, 1);
-    int drained = evbuffer_drain(out, head_len);
-    evbuffer_freeze(out, 1);
-    if (drained != 0) {
+    /* the sender writes them: libevent has nothing left to send */
+    if (serve_output_drain(out, head_len) != 0) {
         mcc_sendjob_free(job);
         return MCC_DECLINED;
     }
@@ -436,36 +409,32 @@ static int64_t serve_write_now(mcc_serve *s, int file, uint64_t file_off, uint64
     evutil_socket_t sock = bev != NULL ? bufferevent_getfd(bev) : -1;
     if (sock < 0)
         return 0;
+    /* the headers: mccd's own block, or what libevent queued */
     struct evbuffer *out = bufferevent_get_output(bev);
-    if (s->own_head) {
-        /* mccd's own header block: what the socket does not take goes to the buffer first */
-        s->own_head = 0;
-        ssize_t w = send(sock, serve_head, s->head_len, MSG_MORE | MSG_NOSIGNAL | MSG_DONTWAIT);
+    const char *head = serve_head;
+    size_t head_len = s->head_len;
+    if (!s->own_head) {
+        head_len = evbuffer_get_length(out);
+        head = head_len > 0 && head_len <= SERVE_HEAD_MAX
+                   ? (const char *)evbuffer_pullup(out, (ev_ssize_t)head_len)
+                   : NULL;
+        if (head_len > 0 && head == NULL)
+            return 0;
+    }
+    if (head_len > 0) {
+        ssize_t w = send(sock, head, head_len, MSG_MORE | MSG_NOSIGNAL | MSG_DONTWAIT);
         if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             return -1;
         size_t sent = w > 0 ? (size_t)w : 0;
-        if (sent < s->head_len) {
-            if (evbuffer_add(out, serve_head + sent, s->head_len - sent) != 0)
+        /* what the socket did not take goes through the buffer; what it took leaves it */
+        if (s->own_head) {
+            s->own_head = 0;
+            if (sent < head_len && evbuffer_add(out, head + sent, head_len - sent) != 0)
                 return -1;
-            return 0;
-        }
-    }
-    size_t head_len = evbuffer_get_length(out);
-    if (head_len > 0) {
-        const unsigned char *head =
-            head_len <= SERVE_SENDER_HEAD_MAX ? evbuffer_pullup(out, (ev_ssize_t)head_len) : NULL;
-        if (head == NULL)
-            return 0;
-        ssize_t w = send(sock, head, head_len, MSG_MORE | MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (w < 0)
-            return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
-        /* what left must leave the buffer (thawed as in serve_hand_off) */
-        evbuffer_unfreeze(out, 1);
-        int drained = evbuffer_drain(out, (size_t)w);
-        evbuffer_freeze(out, 1);
-        if (drained != 0)
+        } else if (sent > 0 && serve_output_drain(out, sent) != 0) {
             return -1;
-        if ((size_t)w < head_len)
+        }
+        if (sent < head_len)
             return 0;
     }
     off_t off = (off_t)file_off;
@@ -485,7 +454,8 @@ static int serve_send(mcc_serve *s, uint64_t off, uint64_t len, int from_storage
     uint64_t fd_off = 0;
     int rc = MCC_ERROR;
     int have_fd = st->read_fd != NULL && st->read_fd(e->obj, off, &fd, &fd_off) == MCC_OK;
-    if (s->own_head && !(have_fd && from_storage && s->now && s->evcon != NULL)) {
+    int now = have_fd && from_storage && s->now && s->evcon != NULL;
+    if (s->own_head && !now) {
         /* the body goes through the buffer after all: so do the headers mccd wrote */
         s->own_head = 0;
         struct bufferevent *bev =
@@ -493,7 +463,7 @@ static int serve_send(mcc_serve *s, uint64_t off, uint64_t len, int from_storage
         if (bev == NULL || evbuffer_add(bufferevent_get_output(bev), serve_head, s->head_len) != 0)
             return MCC_ERROR;
     }
-    if (have_fd && from_storage && s->now && s->evcon != NULL) {
+    if (now) {
         int64_t n = serve_write_now(s, fd, fd_off, len);
         if (n < 0)
             return MCC_ERROR;
@@ -717,7 +687,7 @@ static void serve_object_headers(mcc_serve *s, const char *cs_text)
     serve_header(s, "Vary", e->meta.vary);
     char age[24];
     int64_t a = mcc_fresh_age(&e->meta, (int64_t)time(NULL));
-    serve_u64(age, a > 0 ? (uint64_t)a : 0);
+    mcc_text_u64(age, a > 0 ? (uint64_t)a : 0);
     serve_header(s, "Age", age);
     /* caches above us answered a miss: their entries come first (RFC 9211 section 2) */
     char cs[512];
@@ -726,13 +696,13 @@ static void serve_object_headers(mcc_serve *s, const char *cs_text)
     if ((strncmp(cs_text, "fwd=miss", 8) == 0 || strncmp(cs_text, "fwd=partial", 11) == 0) &&
         e->up_status[0] != '\0') {
         char up[301];
-        serve_copy(up, sizeof(up), e->up_status);
-        serve_cat(cs, sizeof(cs), &n, up);
-        serve_cat(cs, sizeof(cs), &n, ", ");
+        mcc_text_copy(up, sizeof(up), e->up_status);
+        mcc_text_cat(cs, sizeof(cs), &n, up);
+        mcc_text_cat(cs, sizeof(cs), &n, ", ");
     }
-    serve_cat(cs, sizeof(cs), &n, node);
-    serve_cat(cs, sizeof(cs), &n, "; ");
-    serve_cat(cs, sizeof(cs), &n, cs_text);
+    mcc_text_cat(cs, sizeof(cs), &n, node);
+    mcc_text_cat(cs, sizeof(cs), &n, "; ");
+    mcc_text_cat(cs, sizeof(cs), &n, cs_text);
     serve_header(s, "Cache-Status", cs);
 }
 
@@ -801,16 +771,16 @@ static int serve_start(mcc_serve *s)
     /* an empty body has no slices: it is a hit only when nothing was fetched for it */
     int all_stored = have == need && !(need == 0 && s->probed);
     const char *short_status = all_stored ? "hit" : have == 0 ? "miss" : "partial";
-    serve_copy(s->cache_status, sizeof(s->cache_status),
-               s->stale_status != 0           ? "stale"
-               : s->revalidated && all_stored ? "revalidated"
-                                              : short_status);
+    mcc_text_copy(s->cache_status, sizeof(s->cache_status),
+                  s->stale_status != 0           ? "stale"
+                  : s->revalidated && all_stored ? "revalidated"
+                                                 : short_status);
     if (cs_text[0] == '\0')
-        serve_copy(cs_text, sizeof(cs_text),
-                   e->nostore   ? "fwd=miss"
-                   : all_stored ? "hit"
-                   : have == 0  ? "fwd=miss; stored"
-                                : "fwd=partial; stored");
+        mcc_text_copy(cs_text, sizeof(cs_text),
+                      e->nostore   ? "fwd=miss"
+                      : all_stored ? "hit"
+                      : have == 0  ? "fwd=miss; stored"
+                                   : "fwd=partial; stored");
 
     s->now = all_stored && !s->head && count > 0 && count <= SERVE_NOW_MAX &&
              s->cache->st->read_fd != NULL;
@@ -820,7 +790,7 @@ static int serve_start(mcc_serve *s)
                                                                     : "application/octet-stream");
     serve_header(s, "Content-Encoding", e->meta.content_encoding);
     char num[32];
-    serve_u64(num, count);
+    mcc_text_u64(num, count);
     serve_header(s, "Content-Length", num);
     if (s->status == 206) {
         mcc_range_content_range(buf, sizeof(buf), s->first, s->last, e->length);
@@ -1165,7 +1135,7 @@ static void serve_client(mcc_serve *s)
     ev_uint16_t port = 0;
     if (s->evcon != NULL)
         evhttp_connection_get_peer(s->evcon, &addr, &port);
-    serve_copy(s->client, sizeof(s->client), addr != NULL ? addr : "-");
+    mcc_text_copy(s->client, sizeof(s->client), addr != NULL ? addr : "-");
 }
 
 /* The request's caching directives (RFC 9111 5.2.1, Pragma only without Cache-Control). */

@@ -10,6 +10,7 @@
 #include <event2/event.h>
 
 #include "core/metrics.h"
+#include "core/text.h"
 #include "report/stats.h"
 
 #define STATS_REQUEST_SLOTS 32 /* status class x cache status pairs seen: a handful */
@@ -265,19 +266,13 @@ static void stats_metrics(mcc_core *core, const mcc_request_record *rec)
         cls[0] = (char)('0' + rec->status / 100);
         memcpy(cls + 1, "xx", 3);
     }
-    const char *cache = stats_cache_label(rec->cache_status); /* at most 32 characters */
-    size_t n = 0, len;
-    memcpy(labels, "status_class=\"", 14);
-    n = 14;
-    len = strlen(cls);
-    memcpy(labels + n, cls, len);
-    n += len;
-    memcpy(labels + n, "\",cache=\"", 9);
-    n += 9;
-    len = strlen(cache);
-    memcpy(labels + n, cache, len);
-    n += len;
-    memcpy(labels + n, "\"", 2);
+    size_t n = 0;
+    labels[0] = '\0';
+    mcc_text_cat(labels, sizeof(labels), &n, "status_class=\"");
+    mcc_text_cat(labels, sizeof(labels), &n, cls);
+    mcc_text_cat(labels, sizeof(labels), &n, "\",cache=\"");
+    mcc_text_cat(labels, sizeof(labels), &n, stats_cache_label(rec->cache_status)); /* <= 32 */
+    mcc_text_cat(labels, sizeof(labels), &n, "\"");
     mcc_metric_add(stats_requests_metric(core, st, labels), 1);
     mcc_metric_add(stats_histogram(core, st != NULL ? &st->m_duration : NULL,
                                    "mcc_request_duration_seconds",
