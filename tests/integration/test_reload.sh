@@ -9,6 +9,15 @@ small=$(make_blob small.bin 70000)
 start_mccd
 pid=$MCCD_PID
 
+hup_and_wait() { # TEXT WHAT: SIGHUP, then up to 5 s for TEXT in the log
+    kill -HUP "$pid"
+    for _ in $(seq 50); do
+        grep -qF -- "$1" "$T/mccd/mccd.log" && break
+        sleep 0.1
+    done
+    assert_contains "$(cat "$T/mccd/mccd.log")" "$1" "$2"
+}
+
 # a host the configuration does not know yet is refused
 assert_eq 403 "$(curl -s -o /dev/null -w '%{http_code}' "$MCC_CONTENT/small.bin?cacheHostOrigin=new.test")" \
     "new.test before the reload"
@@ -23,12 +32,7 @@ cat > "$MCC_CONF_DIR/70-new-host.json" <<JSON
   {"host": "origin.test", "connect_to": "$ORIGIN_ADDR"},
   {"host": "new.test", "connect_to": "$ORIGIN_ADDR"}]}}}}
 JSON
-kill -HUP "$pid"
-for _ in $(seq 50); do
-    grep -q "configuration reloaded" "$T/mccd/mccd.log" && break
-    sleep 0.1
-done
-assert_contains "$(cat "$T/mccd/mccd.log")" "configuration reloaded" "log after a valid reload"
+hup_and_wait "configuration reloaded" "log after a valid reload"
 code=$(curl -s -o "$T/small.out" -w '%{http_code}' "$MCC_CONTENT/small.bin?cacheHostOrigin=new.test")
 assert_eq 200 "$code" "new.test after the reload"
 assert_eq "$small" "$(sha256sum < "$T/small.out" | cut -d' ' -f1)" "body through new.test"
@@ -36,24 +40,14 @@ assert_eq "$small" "$(sha256sum < "$T/small.out" | cut -d' ' -f1)" "body through
 # a start-time setting changed by a reload is named, and keeps its running value
 threads=$(find "/proc/$pid/task" -mindepth 1 -maxdepth 1 | wc -l)
 echo '{"cache": {"send_threads": 7}}' > "$MCC_CONF_DIR/75-threads.json"
-kill -HUP "$pid"
-for _ in $(seq 50); do
-    grep -q "send_threads changed" "$T/mccd/mccd.log" && break
-    sleep 0.1
-done
-assert_contains "$(cat "$T/mccd/mccd.log")" \
-    "cache.send_threads changed; it takes effect at the next restart" "log of a restart-only key"
+hup_and_wait "cache.send_threads changed; it takes effect at the next restart" \
+    "log of a restart-only key"
 assert_eq "$threads" "$(find "/proc/$pid/task" -mindepth 1 -maxdepth 1 | wc -l)" \
     "mccd's threads after the reload"
 
 # an invalid fragment is refused, naming file and key; the running configuration stays
 echo '{"cache": {"slice_size": "3MiB"}}' > "$MCC_CONF_DIR/80-bad.json"
-kill -HUP "$pid"
-for _ in $(seq 50); do
-    grep -q "reload refused" "$T/mccd/mccd.log" && break
-    sleep 0.1
-done
-assert_contains "$(cat "$T/mccd/mccd.log")" "reload refused" "log after an invalid reload"
+hup_and_wait "reload refused" "log after an invalid reload"
 assert_contains "$(grep 'reload refused' "$T/mccd/mccd.log")" "80-bad.json: cache.slice_size" \
     "the refusal names file and key"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$MCC_CONTENT/small.bin?cacheHostOrigin=new.test")
