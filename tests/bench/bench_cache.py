@@ -285,6 +285,32 @@ def curl_one(port, path, rng=None):
     return int(out[0]), int(out[1]), float(out[2]), float(out[3])
 
 
+def store_one(port, path, out):
+    """The least a storing cache does with a cold object: receive it and write it to a file, here
+    with 1 MiB reads and no client to serve. (bytes, seconds); the file is removed after."""
+    t0 = time.monotonic()
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        buf = memoryview(bytearray(MIB))
+        n = 0
+        while True:
+            got = r.readinto(buf)
+            if not got:
+                break
+            done = 0
+            while done < got:
+                done += os.write(fd, buf[done:got])
+            n += got
+        return n, time.monotonic() - t0
+    finally:
+        os.close(fd)
+        os.unlink(out)
+        c.close()
+
+
 def coalesce_clients(port, path, clients, timeout):
     """CLIENTS threads start PATH at once. Per client: status, length, sha256, first body byte and
     end, as seconds from the common start."""
@@ -358,7 +384,7 @@ def setup(args, T):
             os.symlink("../huge.bin", os.path.join(root, "cold", "%s-r%d-range.bin" % (who, r)))
     log("generated files in %.1fs (large %d MiB, huge %d MiB)"
         % (time.monotonic() - t, sizes["large"] // MIB, sizes["huge"] // MIB))
-    env.update(root=root, sizes=sizes, sha=sha)
+    env.update(root=root, sizes=sizes, sha=sha, tmp=T)
 
     # the origin
     od = os.path.join(T, "origin")
@@ -513,6 +539,9 @@ def w_cold_single(args, env, res, who, rnd):
     res.add("cold_single_cpu", who, (cpu_seconds(pid) - cpu) / (max(n, 1) / (1 << 30)))
     if st != 200 or n != size:
         res.notes.append("cold single %s round %d: status %d, %d bytes" % (who, rnd, st, n))
+    if who == "origin":
+        n, total = store_one(port_of(env, who), path, os.path.join(env["tmp"], "store.tmp"))
+        res.add("cold_store_mibps", who, n / total / MIB)
 
 
 def w_cold_range(args, env, res, who, rnd):
@@ -552,6 +581,7 @@ FIGURES = [
     ("coalesce_sha_ok", "  bodies with right sha256", "of 16", True, "16"),
     ("cold_single_mibps", "cold single client, huge", "MiB/s", True, ">= 0.9 x origin"),
     ("cold_single_cpu", "  server CPU per GiB", "s", False, ""),
+    ("cold_store_mibps", "  origin to a file, no cache", "MiB/s", True, ""),
     ("cold_range_origin_mib", "cold 1MiB range: origin bytes", "MiB", False, "<= 3"),
     ("cold_range_ttfb_ms", "  time to first byte", "ms", False, ""),
     ("cold_range_repeat_origin_mib", "  repeat: origin bytes", "MiB", False, "0"),
@@ -589,13 +619,16 @@ def report(res, args, env, load0, t_start):
     rows = []
     for fig, label, unit, higher, target in FIGURES:
         m, n, o = res.med(fig, "mccd"), res.med(fig, "nginx"), res.med(fig, "origin")
-        if m is None and n is None:
+        if m is None and n is None and o is None:
             continue
         ratio = "-"
         if m is not None and n is not None and n != 0:
             ratio = "%.2f" % (m / n)
         if fig == "cold_single_mibps" and m is not None and o:
             target += " (%.2f)" % (m / o)
+        direct = res.med("cold_single_mibps", "origin")
+        if fig == "cold_store_mibps" and o and direct:
+            target = "(%.2f x origin)" % (o / direct)
         rows.append((label, unit, fmt(m), fmt(n), ratio, fmt(o), target))
     widths = [max(len(r[i]) for r in rows + [cols]) for i in range(len(cols))]
     line = lambda r: "  ".join(c.ljust(w) if i < 2 else c.rjust(w) if i < 6 else c
