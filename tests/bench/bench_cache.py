@@ -12,6 +12,7 @@ import hashlib
 import http.client
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -241,8 +242,11 @@ def run_wrk(args, port, script, conns, env_extra):
     threads = min(args.wrk_threads, conns)
     argv = ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % args.duration,
             "-s", os.path.join(HERE, script), "http://127.0.0.1:%d" % port]
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(argv, env=env, capture_output=True, text=True,
                          timeout=args.duration + 30).stdout
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wrk_cpu = ru1.ru_utime + ru1.ru_stime - ru.ru_utime - ru.ru_stime
     for line in out.splitlines():
         if line.startswith("BENCH "):
             f = dict(kv.split("=", 1) for kv in line.split()[1:])
@@ -250,7 +254,8 @@ def run_wrk(args, port, script, conns, env_extra):
             secs = f["duration_us"] / 1e6
             return {"rps": f["requests"] / secs, "requests": max(f["requests"], 1),
                     "mibps": f["bytes"] / secs / MIB,
-                    "errors": f["errors"] + f["status_errors"], "p99_ms": f["p99_us"] / 1000.0}
+                    "errors": f["errors"] + f["status_errors"], "p99_ms": f["p99_us"] / 1000.0,
+                    "client_cpu_us": wrk_cpu * 1e6 / max(f["requests"], 1)}
     raise RuntimeError("wrk printed no summary:\n" + out)
 
 
@@ -471,6 +476,7 @@ def w_hot_small(args, env, res, who):
     cpu = cpu_seconds(main_pid(env, who)) - cpu
     res.add("hot_small_cpu", who, cpu * 1e6 / out["requests"])
     res.add("hot_small_p99", who, out["p99_ms"])
+    res.add("hot_small_client_cpu", who, out["client_cpu_us"])
     if out["errors"]:
         res.notes.append("hot small %s: %d errors" % (who, out["errors"]))
 
@@ -498,6 +504,7 @@ def w_hot_ranges(args, env, res, who):
     cpu = cpu_seconds(main_pid(env, who)) - cpu
     res.add("hot_ranges_cpu", who, cpu * 1e6 / out["requests"])
     res.add("hot_ranges_p99", who, out["p99_ms"])
+    res.add("hot_ranges_client_cpu", who, out["client_cpu_us"])
     if out["errors"]:
         res.notes.append("hot ranges %s: %d errors" % (who, out["errors"]))
 
@@ -569,11 +576,13 @@ FIGURES = [
     ("hot_small_rps", "hot small 64KiB, 64 conns", "req/s", True, ">= 1.0"),
     ("hot_small_p99", "  p99 latency", "ms", False, ""),
     ("hot_small_cpu", "  server CPU per request", "us", False, ""),
+    ("hot_small_client_cpu", "  client (wrk) CPU per request", "us", False, ""),
     ("hot_large_mibps", "hot large, 4 full downloads", "MiB/s", True, ">= 1.0"),
     ("hot_large_cpu", "  server CPU per GiB", "s", False, ""),
     ("hot_ranges_rps", "hot 1MiB ranges, 16 conns", "req/s", True, ">= 1.0"),
     ("hot_ranges_p99", "  p99 latency", "ms", False, ""),
     ("hot_ranges_cpu", "  server CPU per request", "us", False, ""),
+    ("hot_ranges_client_cpu", "  client (wrk) CPU per request", "us", False, ""),
     ("coalesce_origin_ratio", "cold coalescing: origin/size", "x", False, "1.00 +- 1 slice"),
     ("coalesce_wall", "  wall time, 16 clients", "s", False, "<= nginx"),
     ("coalesce_ttfb_max", "  slowest client's 1st byte", "s", False, ""),
