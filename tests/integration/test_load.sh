@@ -113,9 +113,16 @@ assert_not_contains "$(cat "$T/wrk.out")" "Socket errors" "wrk connections"
 kill -0 "$MCCD_PID" 2>/dev/null || fail "mccd died under load"
 report "right after the load"
 
-# descriptors settle once the clients' connections are closed
+# descriptors settle once the clients' connections are closed and the last transfers have
+# ended (a transfer whose client left goes on to its slice's end, holding its object's files)
+settled() {
+    local census
+    census=$(fd_census "$MCCD_PID")
+    [ $((${census%% *} - $(upstream_conns))) -le $((base_fds - base_up + 2)) ] &&
+        [ "$(echo "$census" | cut -d' ' -f2)" -le 256 ]
+}
 for ((i = 0; i < 50; i++)); do
-    [ $(($(fds) - $(upstream_conns))) -le $((base_fds - base_up + 2)) ] && break
+    settled && break
     sleep 0.2
 done
 report "after the load"
