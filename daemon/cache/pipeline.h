@@ -105,6 +105,8 @@ struct mcc_transfer {
     int relay;           /* storage refused a write: bytes go straight to the serves that had
                           * caught up (serve->relay), nothing more is stored */
     int paused;          /* relaying: the fetch waits for a client to drain */
+    int yielded;         /* the fetch waited a turn of the loop after its first bytes */
+    struct event *yield; /* ... on this zero timer (transfer_yield) */
     mcc_metric *m_bytes; /* body bytes received, by upstream */
     int probe;           /* establishes the entry's length and validators */
     int validate;        /* MCC_VALIDATE_*: a revalidation of the stored object */

@@ -286,6 +286,8 @@ static void transfer_end(mcc_transfer *t, int failed, int status)
         mcc_serve_wake(e, t, failed);
     }
     mcc_entry_unref(e);
+    if (t->yield != NULL)
+        event_free(t->yield);
     free(t);
 }
 
@@ -684,6 +686,32 @@ static int transfer_wanted(mcc_transfer *t)
     return 0;
 }
 
+static void transfer_yield_cb(evutil_socket_t fd, short what, void *arg)
+{
+    mcc_transfer *t = arg;
+    /* a relay that paused it meanwhile resumes it itself, once its client has drained */
+    if (t->fetch != NULL && !t->paused)
+        mcc_fetch_resume(t->fetch);
+}
+
+/* libcurl reads a socket for as long as it has bytes, and a fast upstream (a loopback one, a
+ * parent on the same LAN) can fill it with a whole transfer: its waiting clients would get their
+ * first byte only after the last was stored. Once per transfer, after its first bytes, the
+ * fetch waits one turn of the loop, in which the clients' sockets are written first (a zero
+ * timer runs after the I/O events of its turn). */
+static void transfer_yield(mcc_transfer *t)
+{
+    t->yielded = 1;
+    if (t->yield == NULL)
+        t->yield = evtimer_new(t->entry->cache->core->base, transfer_yield_cb, t);
+    struct timeval zero = {0, 0};
+    if (t->yield == NULL || evtimer_add(t->yield, &zero) != 0)
+        return;
+    mcc_fetch_pause(t->fetch);
+    mcc_log(MCC_LOG_DEBUG, "transfer %s: clients first after %" PRIu64 " bytes", t->plan.url,
+            t->pos - t->start);
+}
+
 static int transfer_on_data(void *arg, mcc_fetch *f, const char *buf, size_t len)
 {
     mcc_transfer *t = arg;
@@ -707,6 +735,7 @@ static int transfer_on_data(void *arg, mcc_fetch *f, const char *buf, size_t len
         return MCC_OK;
     }
     int boundary = 0;
+    uint64_t pos0 = t->pos;
     while (len > 0 && t->pos < t->end) {
         uint64_t idx = t->pos / e->slice;
         uint64_t slice_end = (idx + 1) * e->slice;
@@ -744,6 +773,9 @@ static int transfer_on_data(void *arg, mcc_fetch *f, const char *buf, size_t len
     if (t->state != MCC_XFER_ENDED &&
         (t->pos >= t->end || (boundary && !transfer_wanted(t))))
         transfer_end(t, 0, 0);
+    else if (t->state != MCC_XFER_ENDED && !t->yielded && pos0 == t->start && t->pos > pos0 &&
+             t->fetch != NULL && e->serves != NULL)
+        transfer_yield(t);
     mcc_entry_unref(e);
     return MCC_OK;
 }

@@ -26,6 +26,8 @@ assert_header "$T/h1" Content-Length "$MIB"
 assert_cache_status "$T/h1" "fwd=miss; stored"
 assert_eq "$(range_sha256 "$src" "$first" "$last")" "$(sha256sum <"$T/r1" | cut -d' ' -f1)" \
     "bytes of the cold range"
+# the fetch let the client's first bytes out before it read on (transfer_yield)
+assert_contains "$(cat "$T/mccd/mccd.log")" "huge.bin: clients first after" "yield after first bytes"
 cold=$(origin_bytes 'GET /huge.bin ')
 log "cold range of $MIB bytes cost the origin $cold bytes"
 [ "$cold" -ge "$MIB" ] && [ "$cold" -le $((MIB + 2 * SLICE)) ] ||
