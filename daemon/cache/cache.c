@@ -89,6 +89,10 @@ struct mcc_cache *mcc_cache_new(mcc_core *core, mcc_err *err)
         c->m_sender_bytes = mcc_metrics_get(
             core->metrics, MCC_METRIC_COUNTER, "mcc_sender_bytes_total",
             "Body bytes written by sender threads (cache.send_threads)", NULL, NULL, 0);
+        if (c->senders != NULL)
+            c->m_sender_cpu = mcc_metrics_get(
+                core->metrics, MCC_METRIC_COUNTER, "mcc_sender_cpu_seconds_total",
+                "CPU time (user and system) of the sender threads, together", NULL, NULL, 0);
         c->m_upstream_errors =
             mcc_metrics_get(core->metrics, MCC_METRIC_COUNTER, "mcc_upstream_broken_total",
                             "Upstream transfers that broke off mid-body", NULL, NULL, 0);
@@ -173,4 +177,10 @@ void mcc_cache_free(struct mcc_cache *c)
 void mcc_cache_get_counts(const struct mcc_cache *c, mcc_cache_counts *out)
 {
     *out = c->counts;
+}
+
+void mcc_cache_sample(struct mcc_cache *c)
+{
+    if (c->m_sender_cpu != NULL)
+        mcc_metric_set(c->m_sender_cpu, mcc_senders_cpu_seconds(c->senders));
 }

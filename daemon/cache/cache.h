@@ -50,5 +50,7 @@ typedef struct mcc_cache_counts {
     uint64_t coalesced;    /* requests that joined a transfer another request started */
 } mcc_cache_counts;
 void mcc_cache_get_counts(const struct mcc_cache *c, mcc_cache_counts *out);
+/* Sets the sender threads' CPU time metric (mcc_core_sample). */
+void mcc_cache_sample(struct mcc_cache *c);
 
 #endif

@@ -27,6 +27,7 @@ struct mcc_cache {
     mcc_cache_counts counts;
     mcc_metric *m_coalesced, *m_transfers, *m_upstream_bytes, *m_upstream_errors;
     mcc_metric *m_sender_bytes;
+    mcc_metric *m_sender_cpu;
     const mcc_policy_ops *freshness_ops; /* the freshness policy, if one is configured */
     struct mcc_nostore *nostore;         /* keys whose responses may not be stored, for a while */
     struct mcc_meta_memo *memo;          /* decoded metadata of objects opened lately (index.c) */

@@ -302,6 +302,19 @@ unsigned mcc_senders_count(const mcc_senders *p)
     return p != NULL ? p->n : 0;
 }
 
+double mcc_senders_cpu_seconds(const mcc_senders *p)
+{
+    double sum = 0;
+    for (unsigned i = 0; p != NULL && i < p->n; i++) {
+        clockid_t clock;
+        struct timespec ts;
+        if (p->t[i].running && pthread_getcpuclockid(p->t[i].tid, &clock) == 0 &&
+            clock_gettime(clock, &ts) == 0)
+            sum += (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    }
+    return sum;
+}
+
 mcc_sendjob *mcc_sendjob_new(int sock, int file, uint64_t off, uint64_t len, const void *head,
                              size_t head_len)
 {

@@ -42,6 +42,8 @@ typedef void (*mcc_send_done_fn)(mcc_sendjob *job, void *arg);
 mcc_senders *mcc_senders_new(struct event_base *base, unsigned threads, uint64_t stall_ms,
                              mcc_send_done_fn done, void *arg);
 unsigned mcc_senders_count(const mcc_senders *s);
+/* CPU time (user and system) the threads have used, in seconds, all together. */
+double mcc_senders_cpu_seconds(const mcc_senders *s);
 /* A job over dups of SOCK and FILE, with HEAD_LEN bytes of HEAD copied; NULL when out of
  * descriptors or memory (the caller sends on the loop instead). */
 mcc_sendjob *mcc_sendjob_new(int sock, int file, uint64_t off, uint64_t len, const void *head,

@@ -1,7 +1,10 @@
 /* The core context's construction and teardown, shared by mccd's modes and the test harness, so
  * that every one of them tears the layers down in the same order. */
+#include <pthread.h>
 #include <string.h>
+#include <time.h>
 
+#include "cache/cache.h"
 #include "core/core.h"
 #include "core/instance.h"
 #include "core/reload.h"
@@ -39,6 +42,12 @@ int mcc_core_init(mcc_core *core, mcc_config *config, const mcc_settings *settin
     core->metrics = mcc_metrics_new();
     if (core->metrics == NULL)
         return mcc_err_set(err, "out of memory");
+    /* the thread that starts the core is the one that runs its loop */
+    if (pthread_getcpuclockid(pthread_self(), &core->loop_clock) != 0)
+        core->loop_clock = CLOCK_THREAD_CPUTIME_ID;
+    core->m_loop_cpu =
+        mcc_metrics_get(core->metrics, MCC_METRIC_COUNTER, "mcc_loop_cpu_seconds_total",
+                        "CPU time (user and system) of the event loop's thread", NULL, NULL, 0);
     core->stats = mcc_stats_new(core, settings->summary_period_ms);
     if (core->stats == NULL)
         return mcc_err_set(err, "cannot start the stats (access log \"%s\")", settings->access_log);
@@ -46,6 +55,15 @@ int mcc_core_init(mcc_core *core, mcc_config *config, const mcc_settings *settin
     if (core->admin == NULL)
         return mcc_err_set(err, "out of memory");
     return MCC_OK;
+}
+
+void mcc_core_sample(mcc_core *core)
+{
+    struct timespec ts;
+    if (core->m_loop_cpu != NULL && clock_gettime(core->loop_clock, &ts) == 0)
+        mcc_metric_set(core->m_loop_cpu, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+    if (core->cache != NULL)
+        mcc_cache_sample(core->cache);
 }
 
 void mcc_core_fini(mcc_core *core)

@@ -3,6 +3,7 @@
 #define MCC_CORE_H
 
 #include <stdarg.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <mcc/mcc.h>
@@ -49,6 +50,9 @@ typedef struct mcc_core {
     struct mcc_admin *admin;     /* admin listener and routes (http/admin.c) */
     struct mcc_cache *cache;     /* index and in-flight table (cache/) */
     struct mcc_retired *retired; /* instances a reload replaced, freed when idle (reload.c) */
+
+    clockid_t loop_clock; /* CPU clock of the loop's thread (mcc_core_sample) */
+    mcc_metric *m_loop_cpu;
 } mcc_core;
 
 /* The event loop mccd runs on (epoll with the change list where available). */
@@ -61,6 +65,9 @@ int mcc_core_init(mcc_core *core, mcc_config *config, const mcc_settings *settin
 /* Frees what CORE holds in shutdown order: front, admin, instances (stop all, then destroy all,
  * in reverse), fetcher, stats, metrics, event base, config. Safe on a partly filled core. */
 void mcc_core_fini(mcc_core *core);
+/* Brings the metrics that are read rather than counted up to date: the CPU time of the loop's
+ * thread and of the sender threads. Called before the registry is visited. */
+void mcc_core_sample(mcc_core *core);
 
 /* Process-wide log sink (stderr). The level is set once at start-up from settings. */
 void mcc_log_set_level(int level);

@@ -45,6 +45,7 @@ static mcc_metric *host_metric(mcc_instance *self, mcc_metric_type type, const c
 
 static void host_metric_visit(mcc_instance *self, mcc_metric_visit_fn fn, void *arg)
 {
+    mcc_core_sample(self->core);
     mcc_metrics_visit(self->core->metrics, fn, arg);
 }
 

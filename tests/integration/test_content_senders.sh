@@ -51,17 +51,34 @@ sender_bytes() {
     curl -sS "$MCC_ADMIN/metrics" | awk '/^mcc_sender_bytes_total / { printf "%d", $2 }'
 }
 
+cpu_ms() { # METRIC: its value in milliseconds, or "absent"
+    curl -sS "$MCC_ADMIN/metrics" |
+        awk -v m="$1" '$1 == m { printf "%d", $2 * 1000; found = 1 } END { if (!found) print "absent" }'
+}
+
 with_threads 2
 assert_eq 200 "$(curl -sS -o "$T/cold" -w '%{http_code}' "$url")" "cold download"
 assert_sha256 "$T/cold" "$big_sum"
 threads=$(find "/proc/$MCCD_PID/task" -mindepth 1 -maxdepth 1 | wc -l)
 [ "$threads" -ge 3 ] || fail "mccd runs $threads threads, expected the loop and 2 senders"
 before=$(sender_bytes)
+loop_before=$(cpu_ms mcc_loop_cpu_seconds_total)
+senders_before=$(cpu_ms mcc_sender_cpu_seconds_total)
 downloads "2 senders"
 moved=$(($(sender_bytes) - before))
 # five full downloads and twelve ranges of 0.7 to 2.1 MB went through the senders
 [ "$moved" -ge $((5 * size + 12 * 700000)) ] ||
     fail "the senders wrote $moved bytes, expected at least $((5 * size + 12 * 700000))"
+# their CPU time is reported apart from the loop's, and both grew with the work
+loop_after=$(cpu_ms mcc_loop_cpu_seconds_total)
+senders_after=$(cpu_ms mcc_sender_cpu_seconds_total)
+log "CPU: loop $loop_before -> $loop_after ms, senders $senders_before -> $senders_after ms"
+[ "$loop_after" -gt "$loop_before" ] || fail "loop CPU did not grow: $loop_before -> $loop_after"
+[ "$senders_after" -gt "$senders_before" ] ||
+    fail "sender CPU did not grow: $senders_before -> $senders_after"
+proc_ms=$(awk '{ print int(($14 + $15) * 1000 / '"$(getconf CLK_TCK)"') }' "/proc/$MCCD_PID/stat")
+[ $((loop_after + senders_after)) -le $((proc_ms + 50)) ] ||
+    fail "loop + senders CPU ($loop_after + $senders_after ms) over the process's ($proc_ms ms)"
 
 # a reader that leaves mid-body: the sender's write fails, the connection is closed, the access
 # log counts only what left, and the next clients are served
@@ -126,4 +143,6 @@ threads=$(find "/proc/$MCCD_PID/task" -mindepth 1 -maxdepth 1 | wc -l)
 assert_eq 1 "$threads" "threads of mccd with cache.send_threads 0"
 downloads "no senders"
 assert_eq 0 "$(sender_bytes)" "bytes written by senders with cache.send_threads 0"
+assert_eq absent "$(cpu_ms mcc_sender_cpu_seconds_total)" "sender CPU with cache.send_threads 0"
+[ "$(cpu_ms mcc_loop_cpu_seconds_total)" -gt 0 ] || fail "no loop CPU reported"
 log "PASS"
