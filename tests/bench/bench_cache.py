@@ -624,7 +624,7 @@ def report(res, args, env, load0, t_start):
     print("load average: %s at start, %s at end; %.0fs in all"
           % (" ".join(load0), " ".join(load1), time.monotonic() - t_start))
     print()
-    cols = ("figure", "unit", "mccd", "nginx", "mccd/nginx", "origin", "target")
+    cols = ("figure", "unit", "mccd", "nginx", "mccd/nginx", "by round", "origin", "target")
     rows = []
     for fig, label, unit, higher, target in FIGURES:
         m, n, o = res.med(fig, "mccd"), res.med(fig, "nginx"), res.med(fig, "origin")
@@ -633,14 +633,19 @@ def report(res, args, env, load0, t_start):
         ratio = "-"
         if m is not None and n is not None and n != 0:
             ratio = "%.2f" % (m / n)
+        # the same ratio within each round (the two ran minutes apart at most): its spread says
+        # how far one run's median can be trusted
+        pairs = [a / b for a, b in zip(res.v.get((fig, "mccd"), []), res.v.get((fig, "nginx"), []))
+                 if b]
+        spread = "%.2f-%.2f" % (min(pairs), max(pairs)) if len(pairs) > 1 else "-"
         if fig == "cold_single_mibps" and m is not None and o:
             target += " (%.2f)" % (m / o)
         direct = res.med("cold_single_mibps", "origin")
         if fig == "cold_store_mibps" and o and direct:
             target = "(%.2f x origin)" % (o / direct)
-        rows.append((label, unit, fmt(m), fmt(n), ratio, fmt(o), target))
+        rows.append((label, unit, fmt(m), fmt(n), ratio, spread, fmt(o), target))
     widths = [max(len(r[i]) for r in rows + [cols]) for i in range(len(cols))]
-    line = lambda r: "  ".join(c.ljust(w) if i < 2 else c.rjust(w) if i < 6 else c
+    line = lambda r: "  ".join(c.ljust(w) if i < 2 else c.rjust(w) if i < 7 else c
                                for i, (c, w) in enumerate(zip(r, widths)))
     print(line(cols))
     print(line(tuple("-" * w for w in widths)))
