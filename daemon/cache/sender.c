@@ -1,7 +1,7 @@
 /* Sender threads: each waits in its own epoll set on the sockets of its jobs and on an eventfd
  * the loop writes to when it hands over a job or cancels one. Finished jobs go back through the
  * pool's done list and one eventfd watched by the loop. */
-#define _GNU_SOURCE /* MSG_MORE */
+#define _GNU_SOURCE /* MSG_MORE, pthread_setname_np */
 #include "cache/sender.h"
 
 #include <errno.h>
@@ -289,6 +289,7 @@ mcc_senders *mcc_senders_new(struct event_base *base, unsigned threads, uint64_t
             goto fail;
         }
         t->running = 1;
+        pthread_setname_np(t->tid, "mccd-send"); /* for top -H, ps -L and tests */
     }
     return p;
 fail:
