@@ -65,11 +65,13 @@ void disk_index_unlink(disk_state *st, disk_obj *o, int remove_files)
     if (st->policy != NULL && o->drive->evict != NULL)
         st->policy->evict_remove(o->drive->evict, o->id);
     if (remove_files) {
-        /* .meta first: a crash in between leaves an orphan .data, which the scan removes */
+        /* .meta first: a crash in between leaves an orphan .data, which the scan removes; the
+         * .data's blocks are freed by the reaper (and so is a tombstone a crash left) */
         if (disk_path(path, sizeof(path), o->drive, o->key, ".meta") == MCC_OK)
             unlink(path);
         if (disk_path(path, sizeof(path), o->drive, o->key, ".data") == MCC_OK)
-            unlink(path);
+            disk_reap_file(st, path);
+        o->removed = 1;
     }
     if (o->handles == 0)
         disk_obj_free(o);
@@ -866,6 +868,9 @@ static int disk_start(void *state, void *event_base, mcc_err *err)
 
     if (disk_policies_bind(st, err) != MCC_OK)
         goto fail;
+    if (st->reaper == NULL && (st->reaper = disk_reaper_start()) == NULL)
+        host->log(st->self, MCC_LOG_WARN,
+                  "cannot start the reaper thread: removed objects are freed on the loop");
     for (unsigned i = 0; i < st->ndrives; i++) {
         st->drives[i].evict = st->policy->evict_new(st->policy_state, st->drives[i].size);
         if (st->drives[i].evict == NULL) {
@@ -950,6 +955,8 @@ static void disk_destroy(void *state)
         HASH_DELETE(hh_id, st->by_id, o);
         disk_obj_free(o);
     }
+    disk_reaper_stop(st->reaper); /* after the objects: they hand their last files to it */
+    st->reaper = NULL;
     for (unsigned i = 0; i < st->ndrives; i++)
         free(st->drives[i].path);
     free(st->eviction);

@@ -100,6 +100,7 @@ typedef struct disk_obj {
     uint8_t pinned;       /* tables must stay: memory knows better than the records on disk */
     uint8_t tracked;      /* the eviction policy knows it */
     uint8_t idle;         /* no handle, files kept open: in the state's idle list */
+    uint8_t removed;      /* its files were taken off the drive: the reaper closes data_fd */
     struct disk_obj *idle_prev, *idle_next;
     int data_fd;
     int meta_fd;
@@ -160,7 +161,21 @@ typedef struct disk_state {
     uint64_t next_id;
     mcc_metric *checksum_failures;
     uint8_t *scratch; /* DISK_SCRATCH_LEN bytes for checksumming slices */
+    struct disk_reaper *reaper; /* frees removed objects' files off the loop (reaper.c) */
+    uint64_t reap_seq;          /* numbers tombstone names */
 } disk_state;
+
+/* reaper.c: closing and unlinking removed objects' files off the loop */
+typedef struct disk_reaper disk_reaper;
+disk_reaper *disk_reaper_start(void);
+/* Finishes what was handed over, then stops the thread. */
+void disk_reaper_stop(disk_reaper *r);
+/* Closes FD (unless -1) and unlinks PATH (unless NULL) on the reaper's thread; here and now
+ * when R is NULL. */
+void disk_reap(disk_reaper *r, int fd, const char *path);
+/* Renames the file PATH to a tombstone beside it ("<name>.<n>.reap") and hands that to the
+ * reaper; unlinks PATH here when the rename fails. */
+void disk_reap_file(disk_state *st, const char *path);
 
 /* format.c: file names and the .meta layout */
 void disk_key_hex(const uint8_t key[MCC_KEY_LEN], char hex[DISK_HEX_LEN + 1]);

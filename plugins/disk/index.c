@@ -163,6 +163,16 @@ static void index_scan_orphans(disk_state *st, disk_drive *d, const char *dir, c
     struct dirent *de;
     while ((de = readdir(dh)) != NULL) {
         uint8_t key[MCC_KEY_LEN];
+        size_t len = strlen(de->d_name);
+        if (len > DISK_HEX_LEN + 5 && strcmp(de->d_name + len - 5, ".reap") == 0 &&
+            de->d_name[0] == sub[0] && de->d_name[1] == sub[1]) {
+            /* a removed object's .data that a stop or crash left before the reaper got to it */
+            char path[DISK_PATH_MAX];
+            int n = snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+            if (n > 0 && (size_t)n < sizeof(path))
+                disk_reap(st->reaper, -1, path);
+            continue;
+        }
         if (!index_name_is(de->d_name, ".data", sub, key))
             continue;
         disk_obj *o;

@@ -49,8 +49,12 @@ void disk_obj_unload(disk_obj *o)
     {
         obj_write_free(o, w);
     }
-    if (o->data_fd >= 0)
-        close(o->data_fd);
+    if (o->data_fd >= 0) {
+        if (o->removed)
+            disk_reap(o->st->reaper, o->data_fd, NULL); /* it may hold the last reference */
+        else
+            close(o->data_fd);
+    }
     if (o->meta_fd >= 0)
         close(o->meta_fd);
     o->data_fd = -1;

@@ -130,8 +130,8 @@ static double checksum_failures(disk_env *e)
     return v;
 }
 
-/* Counts the *.meta files under <root>/<drive>. */
-static unsigned count_metas(const disk_env *e, const char *drive)
+/* Counts the files named *SUFFIX in the folders of <root>/<drive>. */
+static unsigned count_files(const disk_env *e, const char *drive, const char *suffix)
 {
     char top[512];
     unsigned n = 0;
@@ -150,8 +150,8 @@ static unsigned count_metas(const disk_env *e, const char *drive)
             continue;
         struct dirent *fe;
         while ((fe = readdir(s)) != NULL) {
-            size_t len = strlen(fe->d_name);
-            if (len > 5 && strcmp(fe->d_name + len - 5, ".meta") == 0)
+            size_t len = strlen(fe->d_name), slen = strlen(suffix);
+            if (len > slen && strcmp(fe->d_name + len - slen, suffix) == 0)
                 n++;
         }
         closedir(s);
@@ -755,6 +755,17 @@ static unsigned fds_under(const char *root)
     return n;
 }
 
+/* fds_under, once the reaper has closed what it was handed (at most a second). */
+static unsigned fds_under_settled(const char *root, unsigned want)
+{
+    unsigned n = fds_under(root);
+    for (int i = 0; i < 100 && n != want; i++) {
+        usleep(10000);
+        n = fds_under(root);
+    }
+    return n;
+}
+
 static void test_open_files(void)
 {
     disk_env e;
@@ -774,9 +785,10 @@ static void test_open_files(void)
     CU_ASSERT_EQUAL_FATAL(e.ops->open(e.st, key, &o), MCC_OK);
     CU_ASSERT_EQUAL(e.ops->has_slice(o, 0), 0); /* one byte written, never committed */
     e.ops->close(o);
-    /* removing an idle object closes its files; replacing one reads the new version */
+    /* removing an idle object closes its files (its .data by the reaper); replacing one reads
+     * the new version */
     CU_ASSERT_EQUAL(e.ops->remove(e.st, key), MCC_OK);
-    CU_ASSERT_EQUAL(fds_under(e.root), 2);
+    CU_ASSERT_EQUAL(fds_under_settled(e.root, 2), 2);
     CU_ASSERT(!exists_key(&e, 1));
     make_key(key, 3);
     CU_ASSERT_EQUAL_FATAL(e.ops->create(e.st, key, 1, SLICE, "v2", 2, &o), MCC_OK);
@@ -801,6 +813,50 @@ static void test_open_files(void)
                                  "\"open_files\": 0") == 0);
     CU_ASSERT_EQUAL_FATAL(create_filled(&e, 1, EV_LEN, NULL), MCC_OK);
     CU_ASSERT(exists_key(&e, 1));
+    CU_ASSERT_EQUAL(fds_under(e.root), 0);
+    env_close(&e);
+}
+
+/* A removed object's files leave their names at once; the reaper frees the .data (and closes
+ * the last descriptor) off the caller's thread, and removes tombstones a stop left behind. */
+static void test_reaper(void)
+{
+    disk_env e;
+    uint8_t key[MCC_KEY_LEN];
+    static uint8_t x[OBJ_LEN], back[OBJ_LEN];
+    mcc_object *o = NULL, *held = NULL;
+    char data[1024], meta[1024], planted[1100];
+
+    CU_ASSERT_FATAL(env_open(&e, "\"drives\": [{\"path\": \"d1\", \"size\": \"8MiB\"}]") == 0);
+    make_key(key, 41);
+    fill(x, sizeof(x), 41);
+    CU_ASSERT_EQUAL_FATAL(e.ops->create(e.st, key, OBJ_LEN, SLICE, "m", 1, &o), MCC_OK);
+    CU_ASSERT_EQUAL(put_slices(&e, o, x, OBJ_LEN, 0, 5, SLICE), 0);
+    e.ops->close(o);
+    CU_ASSERT_EQUAL_FATAL(e.ops->open(e.st, key, &held), MCC_OK);
+    obj_path(&e, "d1", key, ".data", data, sizeof(data));
+    obj_path(&e, "d1", key, ".meta", meta, sizeof(meta));
+    CU_ASSERT(file_exists(data) && file_exists(meta));
+    CU_ASSERT_EQUAL(e.ops->remove(e.st, key), MCC_OK);
+    CU_ASSERT(!file_exists(data));
+    CU_ASSERT(!file_exists(meta));
+    /* the handle still reads every byte: its descriptor is the object's until it closes */
+    CU_ASSERT_EQUAL(e.ops->read(held, 0, back, OBJ_LEN), MCC_OK);
+    CU_ASSERT(memcmp(back, x, OBJ_LEN) == 0);
+    e.ops->close(held);
+    CU_ASSERT_EQUAL(fds_under_settled(e.root, 0), 0);
+    /* a tombstone left by a stop before the reaper got to it goes at the next start */
+    snprintf(planted, sizeof(planted), "%s.9.reap", data);
+    int fd = open(planted, O_WRONLY | O_CREAT | O_TRUNC, 0640);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL(write(fd, x, SLICE), (ssize_t)SLICE);
+    close(fd);
+    env_stop(&e);
+    CU_ASSERT(file_exists(planted));
+    CU_ASSERT_FATAL(env_start(&e, "\"drives\": [{\"path\": \"d1\", \"size\": \"8MiB\"}]") == 0);
+    env_stop(&e); /* the stop waits for the reaper's queue */
+    CU_ASSERT(!file_exists(planted));
+    CU_ASSERT_EQUAL(count_files(&e, "d1", ".reap"), 0);
     CU_ASSERT_EQUAL(fds_under(e.root), 0);
     env_close(&e);
 }
@@ -868,7 +924,7 @@ static void test_two_drives(void)
         obj_path(&e, "a", key, ".meta", path, sizeof(path));
         on_a[i] = file_exists(path);
     }
-    unsigned a = count_metas(&e, "a"), b = count_metas(&e, "b");
+    unsigned a = count_files(&e, "a", ".meta"), b = count_files(&e, "b", ".meta");
     fprintf(stderr, "\n    drive a: %u, drive b: %u objects\n", a, b);
     CU_ASSERT_EQUAL(a + b, N);
     /* weights 1:3: expect 100 on a (binomial sd ~8.7) */
@@ -953,6 +1009,7 @@ int mcc_test_register(void)
         {"eviction under a byte limit", test_eviction},
         {"replace and remove while open", test_replace_while_open},
         {"idle objects keep their files open", test_open_files},
+        {"removed objects' files freed by the reaper", test_reaper},
         {"set_meta persists", test_set_meta},
         {"two drives by weight", test_two_drives},
         {"bad config refused", test_bad_config},
