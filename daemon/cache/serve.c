@@ -186,10 +186,10 @@ static void serve_head_begin(mcc_serve *s)
     if (s->evcon == NULL ||
         evhttp_find_header(evhttp_request_get_input_headers(s->req), "Connection") != NULL)
         return;
-    const char *line =
-        s->status == 206 ? "HTTP/1.1 206 Partial Content\r\n" : "HTTP/1.1 200 OK\r\n";
     if (s->status != 200 && s->status != 206)
         return;
+    const char *line =
+        s->status == 206 ? "HTTP/1.1 206 Partial Content\r\n" : "HTTP/1.1 200 OK\r\n";
     s->head_len = strlen(line);
     memcpy(serve_head, line, s->head_len);
     s->own_head = 1;

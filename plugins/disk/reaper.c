@@ -98,9 +98,9 @@ void disk_reaper_stop(disk_reaper *r)
 void disk_reap(disk_reaper *r, int fd, const char *path)
 {
     size_t len = path != NULL ? strlen(path) : 0;
-    reap_item *it = malloc(sizeof(*it) + len + 1);
+    reap_item *it = r != NULL ? malloc(sizeof(*it) + len + 1) : NULL;
     if (it == NULL) {
-        /* no memory for the hand-over: done here, slow but not lost */
+        /* no reaper, or no memory for the hand-over: done here, slow but not lost */
         if (fd >= 0)
             close(fd);
         if (len > 0)
@@ -110,10 +110,6 @@ void disk_reap(disk_reaper *r, int fd, const char *path)
     it->next = NULL;
     it->fd = fd;
     memcpy(it->path, len > 0 ? path : "", len + 1);
-    if (r == NULL) {
-        reap_one(it);
-        return;
-    }
     pthread_mutex_lock(&r->mu);
     if (r->tail != NULL)
         r->tail->next = it;
