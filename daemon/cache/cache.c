@@ -153,6 +153,11 @@ void mcc_nostore_free(struct mcc_cache *c)
     }
 }
 
+int mcc_cache_add_loop(struct mcc_cache *c, struct event_base *base)
+{
+    return c->senders != NULL ? mcc_senders_add_loop(c->senders, base) : MCC_OK;
+}
+
 void mcc_cache_free(struct mcc_cache *c)
 {
     if (c == NULL)

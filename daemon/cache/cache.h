@@ -28,6 +28,9 @@ void mcc_cache_free(struct mcc_cache *c);
 /* Serves REQ (GET or HEAD) for TARGET. Takes REQ over: it is answered, now or later. TARGET is
  * copied. */
 void mcc_cache_serve(struct mcc_cache *c, struct evhttp_request *req, const mcc_target *target);
+/* BASE is another event loop answering requests (cache.loops): what the cache hands to threads
+ * for that loop's clients comes back to it. MCC_OK or MCC_ERROR (the first loop then takes it). */
+int mcc_cache_add_loop(struct mcc_cache *c, struct event_base *base);
 
 /* Reload support: checks that the freshness policy NEW_ names is among the instances MADE (or
  * already running) and of the right type; then, after the swap, re-reads settings and the

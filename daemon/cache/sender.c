@@ -35,14 +35,22 @@ typedef struct sender_thread {
     mcc_sendjob *active; /* the thread's: jobs waiting for their socket, linked by next */
 } sender_thread;
 
+/* Where ended jobs go back: an event loop, told through its own eventfd. */
+typedef struct sender_channel {
+    struct event_base *base;
+    int evfd;
+    struct event *ev;
+    mcc_sendjob *done; /* (the pool's mu) */
+    struct mcc_senders *pool;
+} sender_channel;
+
 struct mcc_senders {
     unsigned n, rr;
     sender_thread *t;
     uint64_t stall_ms; /* a job whose client takes nothing for this long fails */
-    int evfd;
-    struct event *ev;
     pthread_mutex_t mu;
-    mcc_sendjob *done; /* (mu) */
+    sender_channel ch[MCC_SENDERS_MAX_LOOPS];
+    unsigned nch;
     mcc_send_done_fn fn;
     void *arg;
 };
@@ -81,12 +89,12 @@ static void sender_finish(sender_thread *t, mcc_sendjob *job)
     close(job->sock);
     close(job->file);
     job->sock = job->file = -1;
-    mcc_senders *p = t->pool;
-    pthread_mutex_lock(&p->mu);
-    job->next = p->done;
-    p->done = job;
-    pthread_mutex_unlock(&p->mu);
-    sender_wake(p->evfd);
+    sender_channel *ch = &t->pool->ch[job->loop];
+    pthread_mutex_lock(&t->pool->mu);
+    job->next = ch->done;
+    ch->done = job;
+    pthread_mutex_unlock(&t->pool->mu);
+    sender_wake(ch->evfd);
 }
 
 /* The socket is full: wait for it. Returns 0, or 1 when the job cannot wait (it is over). */
@@ -227,12 +235,13 @@ static void *sender_main(void *arg)
     return NULL;
 }
 
-/* On the loop: the jobs that ended go back to their owners. */
-static void senders_collect(mcc_senders *p)
+/* On a loop: the jobs that ended go back to their owners. */
+static void senders_collect(sender_channel *ch)
 {
+    mcc_senders *p = ch->pool;
     pthread_mutex_lock(&p->mu);
-    mcc_sendjob *job = p->done;
-    p->done = NULL;
+    mcc_sendjob *job = ch->done;
+    ch->done = NULL;
     pthread_mutex_unlock(&p->mu);
     while (job != NULL) {
         mcc_sendjob *next = job->next;
@@ -248,6 +257,36 @@ static void senders_done_cb(evutil_socket_t fd, short what, void *arg)
     senders_collect(arg);
 }
 
+int mcc_senders_add_loop(mcc_senders *p, struct event_base *base)
+{
+    if (p->nch == MCC_SENDERS_MAX_LOOPS)
+        return MCC_ERROR;
+    sender_channel *ch = &p->ch[p->nch];
+    ch->pool = p;
+    ch->base = base;
+    ch->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (ch->evfd < 0)
+        return MCC_ERROR;
+    ch->ev = event_new(base, ch->evfd, EV_READ | EV_PERSIST, senders_done_cb, ch);
+    if (ch->ev == NULL || event_add(ch->ev, NULL) != 0) {
+        if (ch->ev != NULL)
+            event_free(ch->ev);
+        ch->ev = NULL;
+        close(ch->evfd);
+        return MCC_ERROR;
+    }
+    p->nch++;
+    return MCC_OK;
+}
+
+unsigned mcc_senders_loop_of(const mcc_senders *p, const struct event_base *base)
+{
+    for (unsigned i = 1; i < p->nch; i++)
+        if (p->ch[i].base == base)
+            return i;
+    return 0;
+}
+
 mcc_senders *mcc_senders_new(struct event_base *base, unsigned threads, uint64_t stall_ms,
                              mcc_send_done_fn done, void *arg)
 {
@@ -257,16 +296,9 @@ mcc_senders *mcc_senders_new(struct event_base *base, unsigned threads, uint64_t
     p->fn = done;
     p->arg = arg;
     p->stall_ms = stall_ms > 0 ? stall_ms : 60000;
-    p->evfd = -1;
     pthread_mutex_init(&p->mu, NULL);
     p->t = calloc(threads, sizeof(*p->t));
-    if (p->t == NULL)
-        goto fail;
-    p->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (p->evfd < 0)
-        goto fail;
-    p->ev = event_new(base, p->evfd, EV_READ | EV_PERSIST, senders_done_cb, p);
-    if (p->ev == NULL || event_add(p->ev, NULL) != 0)
+    if (p->t == NULL || mcc_senders_add_loop(p, base) != MCC_OK)
         goto fail;
     for (unsigned i = 0; i < threads; i++) {
         sender_thread *t = &p->t[i];
@@ -389,12 +421,13 @@ void mcc_senders_free(mcc_senders *p)
             close(t->evfd);
         pthread_mutex_destroy(&t->mu);
     }
-    if (p->fn != NULL)
-        senders_collect(p); /* every thread has stopped: what they held is in the done list */
-    if (p->ev != NULL)
-        event_free(p->ev);
-    if (p->evfd >= 0)
-        close(p->evfd);
+    /* every thread has stopped: what they held is in the done lists */
+    for (unsigned i = 0; i < p->nch; i++) {
+        if (p->fn != NULL)
+            senders_collect(&p->ch[i]);
+        event_free(p->ch[i].ev);
+        close(p->ch[i].evfd);
+    }
     pthread_mutex_destroy(&p->mu);
     free(p->t);
     free(p);

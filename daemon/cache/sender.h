@@ -32,9 +32,12 @@ struct mcc_sendjob {
     int armed;           /* the sender's: in its epoll set */
     int64_t deadline_ms; /* the sender's: fails with ETIMEDOUT if the client takes nothing */
     unsigned thread;
+    unsigned loop; /* where it goes back when done: mcc_senders_loop_of (0: the first loop) */
 };
 
-/* Called on the loop for every job that ended: sent, failed or cancelled. */
+#define MCC_SENDERS_MAX_LOOPS 64
+
+/* Called on the job's loop for every job that ended: sent, failed or cancelled. */
 typedef void (*mcc_send_done_fn)(mcc_sendjob *job, void *arg);
 
 /* THREADS sender threads reporting to BASE; a job whose client takes no byte for STALL_MS
@@ -42,6 +45,12 @@ typedef void (*mcc_send_done_fn)(mcc_sendjob *job, void *arg);
 mcc_senders *mcc_senders_new(struct event_base *base, unsigned threads, uint64_t stall_ms,
                              mcc_send_done_fn done, void *arg);
 unsigned mcc_senders_count(const mcc_senders *s);
+/* Jobs of connections on BASE, another event loop, go back to it (its own eventfd) rather than
+ * to the first loop's. MCC_OK, or MCC_ERROR when out of descriptors or past
+ * MCC_SENDERS_MAX_LOOPS. */
+int mcc_senders_add_loop(mcc_senders *s, struct event_base *base);
+/* The index of BASE's loop for mcc_sendjob.loop: 0 for the first loop, or one not added. */
+unsigned mcc_senders_loop_of(const mcc_senders *s, const struct event_base *base);
 /* CPU time (user and system) the threads have used, in seconds, all together. */
 double mcc_senders_cpu_seconds(const mcc_senders *s);
 /* A job over dups of SOCK and FILE, with HEAD_LEN bytes of HEAD copied; NULL when out of

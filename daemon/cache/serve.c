@@ -22,6 +22,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "cache/pipeline.h"
+#include "core/lock.h"
 #include "core/metrics.h"
 #include "core/text.h"
 #include "http/addr.h"
@@ -147,9 +148,15 @@ static void serve_detach_connection(mcc_serve *s)
         evhttp_connection_set_closecb(s->evcon, NULL, NULL);
 }
 
-/* The header block of a small hit, written by mccd itself (serve_head_begin): one buffer, as
- * the loop serves one response at a time up to the point it is sent. */
-static char serve_head[SERVE_HEAD_MAX];
+/* The header block of a small hit, written by mccd itself (serve_head_begin): one buffer per
+ * event loop, as a loop serves one response at a time up to the point it is sent (the send
+ * itself is made without the daemon lock, while other loops write their own blocks). */
+static _Thread_local char serve_head[SERVE_HEAD_MAX];
+
+/* The serve whose request's own callback this thread is in (mcc_cache_serve), or NULL: only
+ * there may a send let go of the daemon lock. Within a transfer's callback, libcurl's state is
+ * half updated, and another loop could call into it. */
+static _Thread_local mcc_serve *serve_in_request;
 
 static void serve_head_add(mcc_serve *s, const char *name, const char *value)
 {
@@ -386,6 +393,8 @@ static int serve_hand_off(mcc_serve *s, int file, uint64_t file_off, uint64_t le
     mcc_sendjob *job = mcc_sendjob_new(sock, file, file_off, len, head, head_len);
     if (job == NULL)
         return MCC_DECLINED;
+    /* it comes back to the loop that owns the connection */
+    job->loop = mcc_senders_loop_of(c->senders, evhttp_connection_get_base(s->evcon));
     /* the sender writes them: libevent has nothing left to send */
     if (serve_output_drain(out, head_len) != 0) {
         mcc_sendjob_free(job);
@@ -421,9 +430,31 @@ static int64_t serve_write_now(mcc_serve *s, int file, uint64_t file_off, uint64
         if (head_len > 0 && head == NULL)
             return 0;
     }
+    /* the kernel's part, most of a small hit's cost, is made without the daemon lock when this
+     * is the request's own callback: nothing else on this thread is half done, and other loops
+     * leave this serve alone meanwhile (mcc_serve_pump waits while it is sending) */
+    int unlock = serve_in_request == s && mcc_lock_held();
+    if (unlock) {
+        s->sending = 1;
+        mcc_unlock();
+    }
+    ssize_t w = 0, n = 0;
+    int werr = 0, nerr = 0;
     if (head_len > 0) {
-        ssize_t w = send(sock, head, head_len, MSG_MORE | MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        w = send(sock, head, head_len, MSG_MORE | MSG_NOSIGNAL | MSG_DONTWAIT);
+        werr = w < 0 ? errno : 0;
+    }
+    if (head_len == 0 || w == (ssize_t)head_len) {
+        off_t off = (off_t)file_off;
+        n = sendfile(sock, file, &off, (size_t)len);
+        nerr = n < 0 ? errno : 0;
+    }
+    if (unlock) {
+        mcc_lock();
+        s->sending = 0;
+    }
+    if (head_len > 0) {
+        if (w < 0 && werr != EAGAIN && werr != EWOULDBLOCK && werr != EINTR)
             return -1;
         size_t sent = w > 0 ? (size_t)w : 0;
         /* what the socket did not take goes through the buffer; what it took leaves it */
@@ -437,10 +468,8 @@ static int64_t serve_write_now(mcc_serve *s, int file, uint64_t file_off, uint64
         if (sent < head_len)
             return 0;
     }
-    off_t off = (off_t)file_off;
-    ssize_t n = sendfile(sock, file, &off, (size_t)len);
     if (n < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+        return nerr == EAGAIN || nerr == EWOULDBLOCK || nerr == EINTR ? 0 : -1;
     return n;
 }
 
@@ -1197,7 +1226,9 @@ void mcc_cache_serve(struct mcc_cache *c, struct evhttp_request *req, const mcc_
     s->target.via = s->via;
     serve_read_request(s);
     s->freshness = serve_class(c, target);
-    s->kick = evtimer_new(c->core->base, serve_kick, s);
+    /* deferred work runs on the loop that owns the connection */
+    s->kick = evtimer_new(s->evcon != NULL ? evhttp_connection_get_base(s->evcon) : c->core->base,
+                          serve_kick, s);
     serve_client(s);
     c->counts.serves++;
     if (s->kick == NULL || s->path == NULL || s->origin_host == NULL) {
@@ -1217,5 +1248,7 @@ void mcc_cache_serve(struct mcc_cache *c, struct evhttp_request *req, const mcc_
         mcc_pass_start(s, "fwd=request");
         return;
     }
-    serve_attach(s);
+    serve_in_request = s;
+    serve_attach(s); /* S may be gone after it: a small hit is finished within the call */
+    serve_in_request = NULL;
 }

@@ -100,6 +100,7 @@ typedef struct mcc_settings {
     uint64_t slice_size;
     uint64_t heuristic_max_ms;    /* cap of heuristic freshness (RFC 9111 4.2.2) */
     unsigned send_threads;        /* threads writing large stored bodies; 0: the loop does */
+    unsigned loops;               /* event loops answering device connections (core/lock.h) */
     uint64_t offline_stale_ms;    /* how stale a stored object may be served when the upstream
                                    * fails; 0: no limit */
     char freshness_policy[64];    /* policy instance refining freshness by path, "" none */

@@ -7,6 +7,7 @@
 #include "cache/cache.h"
 #include "core/core.h"
 #include "core/instance.h"
+#include "core/lock.h"
 #include "core/reload.h"
 #include "core/metrics.h"
 #include "fetch/fetch.h"
@@ -45,9 +46,13 @@ int mcc_core_init(mcc_core *core, mcc_config *config, const mcc_settings *settin
     /* the thread that starts the core is the one that runs its loop */
     if (pthread_getcpuclockid(pthread_self(), &core->loop_clock) != 0)
         core->loop_clock = CLOCK_THREAD_CPUTIME_ID;
-    core->m_loop_cpu =
-        mcc_metrics_get(core->metrics, MCC_METRIC_COUNTER, "mcc_loop_cpu_seconds_total",
-                        "CPU time (user and system) of the event loop's thread", NULL, NULL, 0);
+    core->m_loop_cpu = mcc_metrics_get(
+        core->metrics, MCC_METRIC_COUNTER, "mcc_loop_cpu_seconds_total",
+        "CPU time (user and system) of the event loops' threads, together", NULL, NULL, 0);
+    core->m_lock_wait = mcc_metrics_get(
+        core->metrics, MCC_METRIC_COUNTER, "mcc_lock_wait_seconds_total",
+        "Time the event loops spent waiting for the daemon lock while another loop held it", NULL,
+        NULL, 0);
     core->stats = mcc_stats_new(core, settings->summary_period_ms);
     if (core->stats == NULL)
         return mcc_err_set(err, "cannot start the stats (access log \"%s\")", settings->access_log);
@@ -61,7 +66,10 @@ void mcc_core_sample(mcc_core *core)
 {
     struct timespec ts;
     if (core->m_loop_cpu != NULL && clock_gettime(core->loop_clock, &ts) == 0)
-        mcc_metric_set(core->m_loop_cpu, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+        mcc_metric_set(core->m_loop_cpu, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 +
+                                             mcc_front_loops_cpu_seconds(core->front));
+    if (core->m_lock_wait != NULL)
+        mcc_metric_set(core->m_lock_wait, mcc_lock_wait_seconds());
     if (core->cache != NULL)
         mcc_cache_sample(core->cache);
 }

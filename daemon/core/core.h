@@ -53,6 +53,7 @@ typedef struct mcc_core {
 
     clockid_t loop_clock; /* CPU clock of the loop's thread (mcc_core_sample) */
     mcc_metric *m_loop_cpu;
+    mcc_metric *m_lock_wait;
 } mcc_core;
 
 /* The event loop mccd runs on (epoll with the change list where available). */

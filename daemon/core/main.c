@@ -11,10 +11,12 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <event2/thread.h>
 
 #include "core/core.h"
 #include "core/instance.h"
 #include "core/loader.h"
+#include "core/lock.h"
 #include "fetch/fetch.h"
 #include "http/admin.h"
 #include "core/reload.h"
@@ -365,21 +367,24 @@ static int main_run(mcc_core *core, const main_opts *opts)
     main_reload reload = {core, opts};
     int rc = 1;
 
+    /* held from here on by whichever loop runs; released while it waits (core/lock.h) */
+    mcc_lock();
     core->fetcher = mcc_fetcher_new(core->base, errbuf, sizeof(errbuf));
     if (core->fetcher == NULL) {
         fprintf(stderr, "mccd: cannot start upstream transfers: %s\n", errbuf);
-        return 1;
+        goto unlock;
     }
     if (mcc_core_instances_create(core, &err) != MCC_OK ||
         mcc_core_instances_start(core, &err) != MCC_OK ||
         mcc_admin_listen(core->admin, core->settings.listen_admin, &err) != MCC_OK) {
         fprintf(stderr, "mccd: %s\n", err.msg);
-        return 1;
+        goto unlock;
     }
     core->front = mcc_front_new(core, &err);
-    if (core->front == NULL) {
+    if (core->front == NULL ||
+        mcc_front_start_loops(core->front, core->settings.loops, &err) != MCC_OK) {
         fprintf(stderr, "mccd: %s\n", err.msg);
-        return 1;
+        goto unlock;
     }
 
     sigterm = evsignal_new(core->base, SIGTERM, main_on_signal, core);
@@ -408,6 +413,9 @@ free_signals:
         event_free(sigint);
     if (sighup != NULL)
         event_free(sighup);
+unlock:
+    mcc_front_stop_loops(core->front); /* this thread alone from here on */
+    mcc_unlock();
     return rc;
 }
 
@@ -417,6 +425,11 @@ int main(int argc, char **argv)
     mcc_err err = {{0}};
     mcc_core core;
     memset(&core, 0, sizeof(core));
+    /* before any event base: loops touch each other's connections (core/lock.h) */
+    if (evthread_use_pthreads() != 0) {
+        fprintf(stderr, "mccd: cannot make libevent thread-safe\n");
+        return 1;
+    }
 
     int prc = main_parse(argc, argv, &o);
     if (prc != 0)

@@ -62,6 +62,8 @@ static void reload_restart_notes(const mcc_settings *old, const mcc_settings *ne
     if (old->send_threads != new_->send_threads)
         mcc_log(MCC_LOG_WARN, "reload: cache.send_threads changed; it takes effect at the next "
                               "restart");
+    if (old->loops != new_->loops)
+        mcc_log(MCC_LOG_WARN, "reload: cache.loops changed; it takes effect at the next restart");
     /* instances that are not replaced: storage, exporters, policies other than freshness */
     for (unsigned i = 0; i < old->ninstances; i++) {
         const char *name = old->instances[i].name;

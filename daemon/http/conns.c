@@ -127,6 +127,11 @@ mcc_conns *mcc_conns_new(struct event_base *base, struct evhttp *http, unsigned 
     return c;
 }
 
+void mcc_conns_attach(mcc_conns *c, struct evhttp *http)
+{
+    evhttp_set_bevcb(http, conns_bevcb, c);
+}
+
 void mcc_conns_free(mcc_conns *c)
 {
     if (c == NULL)

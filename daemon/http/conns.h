@@ -16,6 +16,9 @@ typedef struct mcc_conns mcc_conns;
  * is closed. NULL on out-of-memory. */
 mcc_conns *mcc_conns_new(struct event_base *base, struct evhttp *http, unsigned max,
                          uint64_t timeout_ms);
+/* Counts the connections of one more server, HTTP, against the same limit: the content
+ * listener of another event loop. The sweep stays on the first one's loop. */
+void mcc_conns_attach(mcc_conns *c, struct evhttp *http);
 /* After evhttp_free: lets go of every connection. */
 void mcc_conns_free(mcc_conns *c);
 /* REQ arrived: its connection is busy until REQ is answered. Returns 1 when the connection is

@@ -1,30 +1,51 @@
 /* The content listener: parses each device request, finds its origin and host rule, computes the
  * cache key, and hands it to the cache pipeline. Not an open proxy: unknown hosts get 403. */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
 #include "cache/cache.h"
 #include "cache/key.h"
+#include "core/lock.h"
 #include "http/addr.h"
 #include "http/conns.h"
 #include "http/front.h"
 #include "http/listen.h"
 #include "report/stats.h"
 
+/* An event loop beside the daemon's own, answering connections of the same listening socket
+ * (cache.loops; core/lock.h). */
+typedef struct front_loop {
+    struct mcc_front *front;
+    unsigned n; /* 1, 2, ...: the daemon's own loop is 0 */
+    struct event_base *base;
+    struct evhttp *http;
+    pthread_t thread;
+    int started;
+    clockid_t clock; /* the thread's CPU clock */
+} front_loop;
+
 struct mcc_front {
     mcc_core *core;
     struct evhttp *http;
     struct mcc_cache *cache;
-    struct mcc_conns *conns; /* connection limit and request deadline */
+    struct mcc_conns *conns; /* connection limit and request deadline, across every loop */
     char address[80];        /* what was bound */
+    front_loop *loops;       /* the other loops, or NULL */
+    unsigned nloops;
 };
 
 /* The first host rule, in configured order, that accepts HOST. */
@@ -245,6 +266,24 @@ done:
     mcc_addr_fini(&a);
 }
 
+/* A content server on BASE, answering with front_request. */
+static struct evhttp *front_http_new(struct mcc_front *f, struct event_base *base)
+{
+    const mcc_settings *set = &f->core->settings;
+    struct evhttp *http = evhttp_new(base);
+    if (http == NULL)
+        return NULL;
+    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+                                         EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+                                         EVHTTP_REQ_PATCH);
+    evhttp_set_max_headers_size(http, (ev_ssize_t)set->max_header_bytes);
+    evhttp_set_max_body_size(http, 1 << 20);
+    evhttp_set_timeout(http, (int)((set->client_timeout_ms + 999) / 1000));
+    evhttp_set_default_content_type(http, "application/octet-stream");
+    evhttp_set_gencb(http, front_request, f);
+    return http;
+}
+
 struct mcc_front *mcc_front_new(mcc_core *core, mcc_err *err)
 {
     const mcc_settings *set = &core->settings;
@@ -257,19 +296,11 @@ struct mcc_front *mcc_front_new(mcc_core *core, mcc_err *err)
     f->cache = mcc_cache_new(core, err);
     if (f->cache == NULL)
         goto fail;
-    f->http = evhttp_new(core->base);
+    f->http = front_http_new(f, core->base);
     if (f->http == NULL) {
         mcc_err_set(err, "cannot create the content listener");
         goto fail;
     }
-    evhttp_set_allowed_methods(f->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
-                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-                                            EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-    evhttp_set_max_headers_size(f->http, (ev_ssize_t)set->max_header_bytes);
-    evhttp_set_max_body_size(f->http, 1 << 20);
-    evhttp_set_timeout(f->http, (int)((set->client_timeout_ms + 999) / 1000));
-    evhttp_set_default_content_type(f->http, "application/octet-stream");
-    evhttp_set_gencb(f->http, front_request, f);
     f->conns = mcc_conns_new(core->base, f->http, (unsigned)set->max_connections,
                              set->client_timeout_ms);
     if (f->conns == NULL) {
@@ -287,6 +318,126 @@ fail:
     return NULL;
 }
 
+static void *front_loop_main(void *arg)
+{
+    front_loop *l = arg;
+    if (pthread_getcpuclockid(pthread_self(), &l->clock) != 0)
+        l->clock = (clockid_t)-1;
+    mcc_lock();
+    event_base_loop(l->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    mcc_unlock();
+    return NULL;
+}
+
+static void front_listen_fd(struct evhttp_bound_socket *sock, void *arg)
+{
+    int *fd = arg;
+    if (*fd < 0)
+        *fd = (int)evhttp_bound_socket_get_fd(sock);
+}
+
+int mcc_front_start_loops(struct mcc_front *f, unsigned n, mcc_err *err)
+{
+    if (n <= 1 || f->loops != NULL)
+        return MCC_OK;
+    if (!mcc_lock_held() || !mcc_lock_waits_release(f->core->base)) {
+        mcc_log(MCC_LOG_WARN,
+                "cache.loops %u: libevent's waits cannot release the daemon lock "
+                "here (%s backend); running one event loop",
+                n, event_base_get_method(f->core->base));
+        return MCC_OK;
+    }
+    int listen_fd = -1;
+    evhttp_foreach_bound_socket(f->http, front_listen_fd, &listen_fd);
+    if (listen_fd < 0)
+        return mcc_err_set(err, "cache.loops: no content listener to share");
+    f->loops = calloc(n - 1, sizeof(*f->loops));
+    if (f->loops == NULL)
+        return mcc_err_set(err, "out of memory");
+    /* the loops' threads take no signals: the daemon's loop handles them */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = MCC_OK;
+    for (unsigned i = 0; i < n - 1 && rc == MCC_OK; i++) {
+        front_loop *l = &f->loops[i];
+        l->front = f;
+        l->n = i + 1;
+        l->base = mcc_core_base_new();
+        l->http = l->base != NULL ? front_http_new(f, l->base) : NULL;
+        f->nloops++;
+        /* every loop accepts on the same socket: whichever is free takes the next client */
+        int fd = l->http != NULL ? dup(listen_fd) : -1;
+        struct evhttp_bound_socket *bound =
+            fd >= 0 ? evhttp_accept_socket_with_handle(l->http, fd) : NULL;
+        if (bound == NULL && fd >= 0)
+            close(fd);
+        if (bound == NULL || !mcc_lock_waits_release(l->base)) {
+            rc = mcc_err_set(err, "cache.loops: cannot start event loop %u", l->n);
+            break;
+        }
+        mcc_listen_guard(l->http);
+        mcc_conns_attach(f->conns, l->http);
+        if (mcc_cache_add_loop(f->cache, l->base) != MCC_OK)
+            mcc_log(MCC_LOG_WARN,
+                    "event loop %u: its clients' sender jobs come back through "
+                    "the first loop",
+                    l->n);
+        if (pthread_create(&l->thread, NULL, front_loop_main, l) != 0) {
+            rc = mcc_err_set(err, "cache.loops: cannot start a thread for event loop %u", l->n);
+            break;
+        }
+        l->started = 1;
+        char name[16];
+        snprintf(name, sizeof(name), "mccd-loop%u", l->n);
+        pthread_setname_np(l->thread, name);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc == MCC_OK)
+        mcc_log(MCC_LOG_INFO, "%u event loops answer %s", n, f->address);
+    return rc;
+}
+
+void mcc_front_stop_loops(struct mcc_front *f)
+{
+    if (f == NULL)
+        return;
+    for (unsigned i = 0; i < f->nloops; i++)
+        if (f->loops[i].started)
+            event_base_loopbreak(f->loops[i].base);
+    /* they finish their turn with the lock: wait for them without it */
+    int held = mcc_lock_held();
+    if (held)
+        mcc_unlock();
+    for (unsigned i = 0; i < f->nloops; i++) {
+        if (f->loops[i].started)
+            pthread_join(f->loops[i].thread, NULL);
+        f->loops[i].started = 0;
+    }
+    if (held)
+        mcc_lock();
+}
+
+double mcc_front_loops_cpu_seconds(const struct mcc_front *f)
+{
+    double sum = 0;
+    struct timespec ts;
+    for (unsigned i = 0; f != NULL && i < f->nloops; i++) {
+        const front_loop *l = &f->loops[i];
+        if (l->started && l->clock != (clockid_t)-1 && clock_gettime(l->clock, &ts) == 0)
+            sum += (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    }
+    return sum;
+}
+
+unsigned mcc_front_loops(const struct mcc_front *f)
+{
+    unsigned n = 1;
+    for (unsigned i = 0; f != NULL && i < f->nloops; i++)
+        n += f->loops[i].started;
+    return n;
+}
+
 const char *mcc_front_address(const struct mcc_front *f)
 {
     return f != NULL ? f->address : "off";
@@ -296,12 +447,22 @@ void mcc_front_free(struct mcc_front *f)
 {
     if (f == NULL)
         return;
+    mcc_front_stop_loops(f);
     /* closing the connections releases every serve before the transfers go */
+    for (unsigned i = 0; i < f->nloops; i++) {
+        if (f->loops[i].http != NULL)
+            evhttp_free(f->loops[i].http);
+    }
     if (f->http != NULL)
         evhttp_free(f->http);
     mcc_conns_free(f->conns); /* after the connections evhttp held */
     if (f->core->cache == f->cache)
         f->core->cache = NULL;
     mcc_cache_free(f->cache);
+    for (unsigned i = 0; i < f->nloops; i++) {
+        if (f->loops[i].base != NULL)
+            event_base_free(f->loops[i].base);
+    }
+    free(f->loops);
     free(f);
 }

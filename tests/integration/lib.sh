@@ -250,6 +250,19 @@ origin_requests() { # [PATTERN]
     { grep -e "${1:-.}" "$ORIGIN_LOG" || true; } | wc -l
 }
 
+# Stops mccd while a slow download of URL is out: it must exit by itself, with status 0.
+stop_during_download() { # URL
+    local slow
+    curl -sS --limit-rate 1M -o /dev/null "$1" 2>/dev/null &
+    slow=$!
+    sleep 1
+    stop_pid "$MCCD_PID" 10
+    kill "$slow" 2>/dev/null || true
+    wait "$slow" 2>/dev/null || true
+    assert_eq 0 "$STOP_KILLED" "mccd needed SIGKILL with a download out"
+    assert_eq 0 "$STOP_RC" "mccd's exit status after SIGTERM"
+}
+
 # Creates ORIGIN_ROOT/NAME with SIZE random bytes (dirs as needed) and prints its SHA-256.
 make_blob() { # NAME SIZE
     : "${ORIGIN_ROOT:=$T/origin}"

@@ -131,14 +131,7 @@ assert_eq $((size + 2000000)) $(($(sender_bytes) - before)) \
     "bytes of the pipelined answers written by senders"
 
 # a stop while a slow download is out: mccd ends the job and exits cleanly
-curl -sS --limit-rate 1M -o /dev/null "$url" 2>/dev/null &
-slow_pid=$!
-sleep 1
-stop_pid "$MCCD_PID" 10
-kill "$slow_pid" 2>/dev/null || true
-wait "$slow_pid" 2>/dev/null || true
-assert_eq 0 "$STOP_KILLED" "mccd needed SIGKILL with a body out at a sender"
-assert_eq 0 "$STOP_RC" "mccd's exit status after SIGTERM"
+stop_during_download "$url"
 
 # no senders: the loop writes every body, the same bytes
 with_threads 0

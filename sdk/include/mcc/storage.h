@@ -31,9 +31,10 @@ typedef struct mcc_drive_info {
     int writable;       /* 1 when new objects can be written to it now */
 } mcc_drive_info;
 
-/* All ops run on the main thread. They may do local file I/O (as nginx does) but never wait on
- * the network. A handle keeps its object from being evicted until it is closed; a handle of an
- * object that was replaced or removed keeps reading the old bytes until closed. */
+/* Ops run on an event loop's thread, one call at a time (sdk/README.md, "Threading and
+ * blocking"). They may do local file I/O (as nginx does) but never wait on the network. A handle
+ * keeps its object from being evicted until it is closed; a handle of an object that was replaced
+ * or removed keeps reading the old bytes until closed. */
 typedef struct mcc_storage_ops {
     size_t size; /* sizeof(mcc_storage_ops) */
 
@@ -45,8 +46,8 @@ typedef struct mcc_storage_ops {
      * META (META_LEN bytes, opaque to the backend) is stored with it. MCC_OK, MCC_NOSPACE when
      * no room can be made (the daemon then serves without storing), MCC_DECLINED when the
      * admission policy declines: the daemon serves without storing, MCC_ERROR. */
-    int (*create)(void *state, const uint8_t key[MCC_KEY_LEN], uint64_t length,
-                  uint32_t slice_size, const void *meta, size_t meta_len, mcc_object **obj);
+    int (*create)(void *state, const uint8_t key[MCC_KEY_LEN], uint64_t length, uint32_t slice_size,
+                  const void *meta, size_t meta_len, mcc_object **obj);
     void (*close)(mcc_object *obj);
     int (*info)(mcc_object *obj, mcc_object_info *info);
     /* Replaces the metadata blob durably (a 304 refreshed the headers). */
