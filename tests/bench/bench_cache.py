@@ -367,6 +367,19 @@ def user_line():
     return "user root root;" if os.geteuid() == 0 else ""
 
 
+def thread_names(pid):
+    """The names of PID's threads, counted: {"mccd": 1, "mccd-send": 2, ...}."""
+    names = {}
+    for t in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, t)) as f:
+                n = f.read().strip()
+        except OSError:
+            continue
+        names[n] = names.get(n, 0) + 1
+    return names
+
+
 def setup(args, T):
     env = {}
     root = os.path.join(T, "origin-root")
@@ -438,6 +451,9 @@ def setup(args, T):
     }
     with open(os.path.join(conf_dir, "50-bench.json"), "w") as f:
         json.dump(conf, f, indent=2)
+    if args.mccd_conf:
+        with open(os.path.join(conf_dir, "60-extra.json"), "w") as f:
+            json.dump(json.loads(args.mccd_conf), f, indent=2)
     mpid = start("mccd", [args.mccd, "--conf-dir", conf_dir], os.path.join(md, "mccd.log"))
     wait_port(mport, mpid, "mccd")
     env.update(mccd_port=mport, mccd_pid=mpid.pid)
@@ -615,9 +631,14 @@ def report(res, args, env, load0, t_start):
     print()
     print("mccd vs nginx peer cache, loopback, medians of %d round(s); wrk %ds, %d thread(s)"
           % (args.rounds, args.duration, args.wrk_threads))
-    print("machine: %d cores; nginx runs %d workers (worker_processes auto), mccd 1 event loop"
-          " and %d sender threads (cache.send_threads default)"
-          % (os.cpu_count(), os.cpu_count(), os.cpu_count() if os.cpu_count() > 1 else 0))
+    th = env.get("mccd_threads", {})
+    loops = 1 + sum(n for name, n in th.items() if name.startswith("mccd-loop"))
+    print("machine: %d cores; nginx runs %d workers (worker_processes auto), mccd %d event loop%s"
+          " (cache.loops) and %d sender threads (cache.send_threads)"
+          % (os.cpu_count(), os.cpu_count(), loops, "" if loops == 1 else "s",
+             th.get("mccd-send", 0)))
+    if args.mccd_conf:
+        print("mccd conf.d fragment: %s" % args.mccd_conf)
     print("sizes: small 64 KiB x %d, large %d MiB, huge %d MiB; slow origin link %d MiB/s"
           % (args.small_count, env["sizes"]["large"] // MIB, env["sizes"]["huge"] // MIB,
              args.slow_rate // MIB))
@@ -690,6 +711,9 @@ def main():
     ap.add_argument("--only", default="", help="comma-separated workloads (default: all)")
     ap.add_argument("--time-limit", type=int, default=570, help="seconds before giving up")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
+    ap.add_argument("--mccd-conf", default="",
+                    help="a conf.d fragment (JSON text) for mccd on top of the benchmark's own, "
+                         "e.g. '{\"cache\": {\"loops\": 2}}'")
     ap.add_argument("--hold", action="store_true",
                     help="after setup and warming, print the ports and wait for Ctrl-C")
     ap.add_argument("-v", "--verbose", action="store_true", help="every round's values too")
@@ -726,6 +750,7 @@ def main():
             t = time.monotonic()
             warm(port_of(env, who), hot)
             log("%s warmed in %.1fs" % (who, time.monotonic() - t))
+        env["mccd_threads"] = thread_names(env["mccd_pid"])  # started and answering by now
         if args.hold:
             log("mccd :%d  nginx :%d  origin :%d (logged) :%d (direct); Ctrl-C or SIGTERM stops"
                 % (env["mccd_port"], env["nginx_port"], env["origin_port"], env["direct_port"]))
