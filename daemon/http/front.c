@@ -35,6 +35,7 @@ typedef struct front_loop {
     struct evhttp *http;
     pthread_t thread;
     int started;
+    int stop;        /* set with the lock held: the thread must not (re)enter its loop */
     clockid_t clock; /* the thread's CPU clock */
 } front_loop;
 
@@ -321,10 +322,10 @@ fail:
 static void *front_loop_main(void *arg)
 {
     front_loop *l = arg;
-    if (pthread_getcpuclockid(pthread_self(), &l->clock) != 0)
-        l->clock = (clockid_t)-1;
     mcc_lock();
-    event_base_loop(l->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    /* a stop that came before the loop ran would be lost: event_base_loop clears the break */
+    if (!l->stop)
+        event_base_loop(l->base, EVLOOP_NO_EXIT_ON_EMPTY);
     mcc_unlock();
     return NULL;
 }
@@ -388,6 +389,8 @@ int mcc_front_start_loops(struct mcc_front *f, unsigned n, mcc_err *err)
             break;
         }
         l->started = 1;
+        if (pthread_getcpuclockid(l->thread, &l->clock) != 0)
+            l->clock = (clockid_t)-1;
         char name[16];
         snprintf(name, sizeof(name), "mccd-loop%u", l->n);
         pthread_setname_np(l->thread, name);
@@ -402,9 +405,11 @@ void mcc_front_stop_loops(struct mcc_front *f)
 {
     if (f == NULL)
         return;
-    for (unsigned i = 0; i < f->nloops; i++)
+    for (unsigned i = 0; i < f->nloops; i++) {
+        f->loops[i].stop = 1; /* the caller holds the lock, as the threads do when they look */
         if (f->loops[i].started)
             event_base_loopbreak(f->loops[i].base);
+    }
     /* they finish their turn with the lock: wait for them without it */
     int held = mcc_lock_held();
     if (held)

@@ -14,7 +14,7 @@ struct mcc_front *mcc_front_new(mcc_core *core, mcc_err *err);
  * libevent's waits cannot release the lock, warns and keeps one loop. */
 int mcc_front_start_loops(struct mcc_front *front, unsigned n, mcc_err *err);
 /* Stops the loops started above and waits for their threads; their connections stay open
- * until mcc_front_free. */
+ * until mcc_front_free. The caller holds the daemon lock, or no loop runs. */
 void mcc_front_stop_loops(struct mcc_front *front);
 /* Event loops answering clients, the daemon's own included. */
 unsigned mcc_front_loops(const struct mcc_front *front);
