@@ -236,18 +236,46 @@ static int disk_drive_write_probe(const disk_drive *d, int *err)
     return rc;
 }
 
+/* On the reaper's thread: the write probe of drive ARG. */
+static void disk_probe_job(void *arg)
+{
+    disk_drive *d = arg;
+    int err = 0;
+    d->probe_err = disk_drive_write_probe(d, &err) == MCC_OK ? 0 : (err != 0 ? err : EIO);
+    atomic_store_explicit(&d->probe_done, 1, memory_order_release);
+}
+
 static void disk_scan_arm(disk_state *st);
 
+/* Health, on a probe_interval tick: the drive is in place, and a probe written and synced on it
+ * (by the reaper, off the loop) succeeds. The outcome of the probe a tick started is taken at
+ * a later tick; without a reaper the probe runs here. */
 static void disk_drive_probe(disk_state *st, disk_drive *d, int health)
 {
+    int probed = 0;
+    if (d->probing && atomic_load_explicit(&d->probe_done, memory_order_acquire)) {
+        d->probing = 0;
+        probed = 1;
+    }
     if (health) {
-        int err = 0;
         if (!disk_drive_intact(d)) {
             if (d->up)
                 disk_drive_down(st, d, "its directory is gone or another file system is there");
             return;
         }
-        if (disk_drive_write_probe(d, &err) != MCC_OK && err != ENOSPC && err != EDQUOT) {
+        if (!d->probing) {
+            atomic_store_explicit(&d->probe_done, 0, memory_order_relaxed);
+            if (disk_reaper_run(st->reaper, disk_probe_job, d) == 0) {
+                d->probing = 1;
+            } else {
+                disk_probe_job(d);
+                probed = 1;
+            }
+        }
+    }
+    if (probed) {
+        int err = d->probe_err;
+        if (err != 0 && err != ENOSPC && err != EDQUOT) {
             if (d->up) {
                 char why[256];
                 snprintf(why, sizeof(why), "probe write: %s", strerror(err));
@@ -255,7 +283,7 @@ static void disk_drive_probe(disk_state *st, disk_drive *d, int health)
             }
             return;
         }
-        if (!d->up) {
+        if (!d->up && disk_drive_intact(d)) {
             d->up = 1;
             d->scan_next = 0;
             d->scan_bytes = 0;

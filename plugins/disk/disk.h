@@ -3,6 +3,7 @@
 #ifndef MCC_DISK_H
 #define MCC_DISK_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -53,6 +54,11 @@ typedef struct disk_drive {
     uint64_t seen_ms; /* when the directory was last found in place (idle objects' reuse) */
     mcc_metric *m_up; /* mcc_storage_drive_up{drive} */
     mcc_metric *m_full;
+    /* the write probe (a write and an fdatasync, which can wait for the file system's other
+     * writes) runs on the reaper's thread; its outcome is taken at the next probe tick */
+    int probing;           /* the loop's: a probe is out */
+    atomic_int probe_done; /* the reaper's: probe_err holds the outcome */
+    int probe_err;         /* 0, or the errno of the write probe */
 
     /* scan: subfolders below scan_next are indexed; the rest are read in the background,
      * and a key asked for meanwhile is looked up in its folder directly */
@@ -173,6 +179,9 @@ void disk_reaper_stop(disk_reaper *r);
 /* Closes FD (unless -1) and unlinks PATH (unless NULL) on the reaper's thread; here and now
  * when R is NULL. */
 void disk_reap(disk_reaper *r, int fd, const char *path);
+/* Calls FN(ARG) on the reaper's thread, after what is queued before it. -1 when there is no
+ * reaper or no memory: the caller does the work itself. */
+int disk_reaper_run(disk_reaper *r, void (*fn)(void *arg), void *arg);
 /* Renames the file PATH to a tombstone beside it ("<name>.<n>.reap") and hands that to the
  * reaper; unlinks PATH here when the rename fails. */
 void disk_reap_file(disk_state *st, const char *path);

@@ -16,6 +16,8 @@
 
 typedef struct reap_item {
     struct reap_item *next;
+    void (*fn)(void *arg); /* called, or NULL */
+    void *arg;
     int fd;      /* closed, or -1 */
     char path[]; /* unlinked, or "" */
 } reap_item;
@@ -30,6 +32,8 @@ struct disk_reaper {
 
 static void reap_one(reap_item *it)
 {
+    if (it->fn != NULL)
+        it->fn(it->arg);
     if (it->fd >= 0)
         close(it->fd);
     if (it->path[0] != '\0')
@@ -95,21 +99,8 @@ void disk_reaper_stop(disk_reaper *r)
     free(r);
 }
 
-void disk_reap(disk_reaper *r, int fd, const char *path)
+static void reap_queue(disk_reaper *r, reap_item *it)
 {
-    size_t len = path != NULL ? strlen(path) : 0;
-    reap_item *it = r != NULL ? malloc(sizeof(*it) + len + 1) : NULL;
-    if (it == NULL) {
-        /* no reaper, or no memory for the hand-over: done here, slow but not lost */
-        if (fd >= 0)
-            close(fd);
-        if (len > 0)
-            unlink(path);
-        return;
-    }
-    it->next = NULL;
-    it->fd = fd;
-    memcpy(it->path, len > 0 ? path : "", len + 1);
     pthread_mutex_lock(&r->mu);
     if (r->tail != NULL)
         r->tail->next = it;
@@ -118,6 +109,35 @@ void disk_reap(disk_reaper *r, int fd, const char *path)
     r->tail = it;
     pthread_cond_signal(&r->cv);
     pthread_mutex_unlock(&r->mu);
+}
+
+void disk_reap(disk_reaper *r, int fd, const char *path)
+{
+    size_t len = path != NULL ? strlen(path) : 0;
+    reap_item *it = r != NULL ? calloc(1, sizeof(*it) + len + 1) : NULL;
+    if (it == NULL) {
+        /* no reaper, or no memory for the hand-over: done here, slow but not lost */
+        if (fd >= 0)
+            close(fd);
+        if (len > 0)
+            unlink(path);
+        return;
+    }
+    it->fd = fd;
+    memcpy(it->path, len > 0 ? path : "", len + 1);
+    reap_queue(r, it);
+}
+
+int disk_reaper_run(disk_reaper *r, void (*fn)(void *arg), void *arg)
+{
+    reap_item *it = r != NULL ? calloc(1, sizeof(*it) + 1) : NULL;
+    if (it == NULL)
+        return -1;
+    it->fn = fn;
+    it->arg = arg;
+    it->fd = -1;
+    reap_queue(r, it);
+    return 0;
 }
 
 void disk_reap_file(disk_state *st, const char *path)
