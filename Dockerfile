@@ -23,7 +23,8 @@ FROM ${DEBIAN_IMAGE} AS runtime
 # the runtime libraries of mccd and its plugins, nothing else (no compiler, no curl)
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        libevent-2.1-7 libcurl4 libltdl7 libcjson1 libssl3 libxxhash0 libjemalloc2 \
+        libevent-2.1-7 libevent-pthreads-2.1-7 libcurl4 libltdl7 libcjson1 libssl3 libxxhash0 \
+        libjemalloc2 \
         ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 # a fixed uid, so that host directories bound as drives can be given to it
