@@ -1,13 +1,12 @@
 /* Sender threads: each waits in its own epoll set on the sockets of its jobs and on an eventfd
  * the loop writes to when it hands over a job or cancels one. Finished jobs go back through the
  * pool's done list and one eventfd watched by the loop. */
-#define _GNU_SOURCE /* MSG_MORE, pthread_setname_np */
+#define _GNU_SOURCE /* MSG_MORE */
 #include "cache/sender.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -310,18 +309,12 @@ mcc_senders *mcc_senders_new(struct event_base *base, unsigned threads, uint64_t
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
         if (t->evfd < 0 || t->epfd < 0 || epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->evfd, &ev) != 0)
             goto fail;
-        /* signals are the loop's business: the threads start with all of them blocked */
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        int rc = pthread_create(&t->tid, NULL, sender_main, t);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        int rc = mcc_thread_start(&t->tid, sender_main, t, "mccd-send");
         if (rc != 0) {
             errno = rc;
             goto fail;
         }
         t->running = 1;
-        pthread_setname_np(t->tid, "mccd-send"); /* for top -H, ps -L and tests */
     }
     return p;
 fail:

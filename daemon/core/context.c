@@ -1,6 +1,8 @@
 /* The core context's construction and teardown, shared by mccd's modes and the test harness, so
  * that every one of them tears the layers down in the same order. */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <time.h>
 
@@ -29,6 +31,18 @@ struct event_base *mcc_core_base_new(void)
     struct event_base *base = event_base_new_with_config(cfg);
     event_config_free(cfg);
     return base;
+}
+
+int mcc_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg, const char *name)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(thread, NULL, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc == 0)
+        pthread_setname_np(*thread, name);
+    return rc;
 }
 
 int mcc_core_init(mcc_core *core, mcc_config *config, const mcc_settings *settings, mcc_err *err)

@@ -2,6 +2,7 @@
 #ifndef MCC_CORE_H
 #define MCC_CORE_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <time.h>
 
@@ -58,6 +59,9 @@ typedef struct mcc_core {
 
 /* The event loop mccd runs on (epoll with the change list where available). */
 struct event_base *mcc_core_base_new(void);
+/* Starts a thread running FN(ARG), named NAME (for top -H, ps -L and tests), with every signal
+ * blocked: signals are the first event loop's business. 0, or an errno value. */
+int mcc_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg, const char *name);
 /* Fills CORE (zeroed by the caller) around CONFIG, which the core owns from then on, and
  * SETTINGS read from it: event base, host table, metrics registry, stats (report period timer,
  * access log) and the admin route table without a listener. MCC_ERROR + err; then call

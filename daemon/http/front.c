@@ -1,9 +1,7 @@
 /* The content listener: parses each device request, finds its origin and host rule, computes the
  * cache key, and hands it to the cache pipeline. Not an open proxy: unknown hosts get 403. */
-#define _GNU_SOURCE /* pthread_setname_np */
 #include <inttypes.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -355,10 +353,6 @@ int mcc_front_start_loops(struct mcc_front *f, unsigned n, mcc_err *err)
     f->loops = calloc(n - 1, sizeof(*f->loops));
     if (f->loops == NULL)
         return mcc_err_set(err, "out of memory");
-    /* the loops' threads take no signals: the daemon's loop handles them */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
     int rc = MCC_OK;
     for (unsigned i = 0; i < n - 1 && rc == MCC_OK; i++) {
         front_loop *l = &f->loops[i];
@@ -384,18 +378,16 @@ int mcc_front_start_loops(struct mcc_front *f, unsigned n, mcc_err *err)
                     "event loop %u: its clients' sender jobs come back through "
                     "the first loop",
                     l->n);
-        if (pthread_create(&l->thread, NULL, front_loop_main, l) != 0) {
+        char name[16];
+        snprintf(name, sizeof(name), "mccd-loop%u", l->n);
+        if (mcc_thread_start(&l->thread, front_loop_main, l, name) != 0) {
             rc = mcc_err_set(err, "cache.loops: cannot start a thread for event loop %u", l->n);
             break;
         }
         l->started = 1;
         if (pthread_getcpuclockid(l->thread, &l->clock) != 0)
             l->clock = (clockid_t)-1;
-        char name[16];
-        snprintf(name, sizeof(name), "mccd-loop%u", l->n);
-        pthread_setname_np(l->thread, name);
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc == MCC_OK)
         mcc_log(MCC_LOG_INFO, "%u event loops answer %s", n, f->address);
     return rc;
