@@ -331,13 +331,9 @@ unsigned mcc_senders_count(const mcc_senders *p)
 double mcc_senders_cpu_seconds(const mcc_senders *p)
 {
     double sum = 0;
-    for (unsigned i = 0; p != NULL && i < p->n; i++) {
-        clockid_t clock;
-        struct timespec ts;
-        if (p->t[i].running && pthread_getcpuclockid(p->t[i].tid, &clock) == 0 &&
-            clock_gettime(clock, &ts) == 0)
-            sum += (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-    }
+    for (unsigned i = 0; p != NULL && i < p->n; i++)
+        if (p->t[i].running)
+            sum += mcc_thread_cpu_seconds(p->t[i].tid);
     return sum;
 }
 

@@ -45,6 +45,15 @@ int mcc_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg, const ch
     return rc;
 }
 
+double mcc_thread_cpu_seconds(pthread_t thread)
+{
+    clockid_t clock;
+    struct timespec ts;
+    if (pthread_getcpuclockid(thread, &clock) != 0 || clock_gettime(clock, &ts) != 0)
+        return 0;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 int mcc_core_init(mcc_core *core, mcc_config *config, const mcc_settings *settings, mcc_err *err)
 {
     core->config = config;
@@ -58,8 +67,7 @@ int mcc_core_init(mcc_core *core, mcc_config *config, const mcc_settings *settin
     if (core->metrics == NULL)
         return mcc_err_set(err, "out of memory");
     /* the thread that starts the core is the one that runs its loop */
-    if (pthread_getcpuclockid(pthread_self(), &core->loop_clock) != 0)
-        core->loop_clock = CLOCK_THREAD_CPUTIME_ID;
+    core->loop_thread = pthread_self();
     core->m_loop_cpu = mcc_metrics_get(
         core->metrics, MCC_METRIC_COUNTER, "mcc_loop_cpu_seconds_total",
         "CPU time (user and system) of the event loops' threads, together", NULL, NULL, 0);
@@ -78,9 +86,8 @@ int mcc_core_init(mcc_core *core, mcc_config *config, const mcc_settings *settin
 
 void mcc_core_sample(mcc_core *core)
 {
-    struct timespec ts;
-    if (core->m_loop_cpu != NULL && clock_gettime(core->loop_clock, &ts) == 0)
-        mcc_metric_set(core->m_loop_cpu, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 +
+    if (core->m_loop_cpu != NULL)
+        mcc_metric_set(core->m_loop_cpu, mcc_thread_cpu_seconds(core->loop_thread) +
                                              mcc_front_loops_cpu_seconds(core->front));
     if (core->m_lock_wait != NULL)
         mcc_metric_set(core->m_lock_wait, mcc_lock_wait_seconds());

@@ -52,7 +52,7 @@ typedef struct mcc_core {
     struct mcc_cache *cache;     /* index and in-flight table (cache/) */
     struct mcc_retired *retired; /* instances a reload replaced, freed when idle (reload.c) */
 
-    clockid_t loop_clock; /* CPU clock of the loop's thread (mcc_core_sample) */
+    pthread_t loop_thread; /* the first loop's thread (mcc_core_sample) */
     mcc_metric *m_loop_cpu;
     mcc_metric *m_lock_wait;
 } mcc_core;
@@ -62,6 +62,9 @@ struct event_base *mcc_core_base_new(void);
 /* Starts a thread running FN(ARG), named NAME (for top -H, ps -L and tests), with every signal
  * blocked: signals are the first event loop's business. 0, or an errno value. */
 int mcc_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg, const char *name);
+/* CPU time (user and system) THREAD, a running thread of mccd, has used, in seconds; 0 when
+ * its clock cannot be read. */
+double mcc_thread_cpu_seconds(pthread_t thread);
 /* Fills CORE (zeroed by the caller) around CONFIG, which the core owns from then on, and
  * SETTINGS read from it: event base, host table, metrics registry, stats (report period timer,
  * access log) and the admin route table without a listener. MCC_ERROR + err; then call

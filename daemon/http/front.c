@@ -7,7 +7,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -33,8 +32,7 @@ typedef struct front_loop {
     struct evhttp *http;
     pthread_t thread;
     int started;
-    int stop;        /* set with the lock held: the thread must not (re)enter its loop */
-    clockid_t clock; /* the thread's CPU clock */
+    int stop; /* set with the lock held: the thread must not (re)enter its loop */
 } front_loop;
 
 struct mcc_front {
@@ -385,8 +383,6 @@ int mcc_front_start_loops(struct mcc_front *f, unsigned n, mcc_err *err)
             break;
         }
         l->started = 1;
-        if (pthread_getcpuclockid(l->thread, &l->clock) != 0)
-            l->clock = (clockid_t)-1;
     }
     if (rc == MCC_OK)
         mcc_log(MCC_LOG_INFO, "%u event loops answer %s", n, f->address);
@@ -418,12 +414,9 @@ void mcc_front_stop_loops(struct mcc_front *f)
 double mcc_front_loops_cpu_seconds(const struct mcc_front *f)
 {
     double sum = 0;
-    struct timespec ts;
-    for (unsigned i = 0; f != NULL && i < f->nloops; i++) {
-        const front_loop *l = &f->loops[i];
-        if (l->started && l->clock != (clockid_t)-1 && clock_gettime(l->clock, &ts) == 0)
-            sum += (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-    }
+    for (unsigned i = 0; f != NULL && i < f->nloops; i++)
+        if (f->loops[i].started)
+            sum += mcc_thread_cpu_seconds(f->loops[i].thread);
     return sum;
 }
 
