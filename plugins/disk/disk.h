@@ -10,6 +10,9 @@
 #include <mcc/mcc.h>
 #include <uthash.h>
 #include <xxhash.h>
+#ifdef MCC_XXH_DISPATCH
+#include <xxh_x86dispatch.h> /* the widest vector unit at run time, for the bodies' sums */
+#endif
 
 #define DISK_MAX_DRIVES 64
 #define DISK_MIN_DRIVE_SIZE (1024u * 1024u)

@@ -4,6 +4,9 @@
 #include <string.h>
 
 #include <xxhash.h>
+#ifdef MCC_XXH_DISPATCH
+#include <xxh_x86dispatch.h> /* the widest vector unit at run time, for the bodies' sums */
+#endif
 
 #include "memory.h"
 
