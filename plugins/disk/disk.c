@@ -627,18 +627,139 @@ int disk_drives(void *state, unsigned i, mcc_drive_info *out)
 
 /* --- scrub -------------------------------------------------------------------------------- */
 
+#define DISK_SCRUB_ITEMS 256u  /* slices per job */
+#define DISK_SCRUB_OBJECTS 32u /* objects per job */
+#define DISK_SCRUB_POLL_MS 1u  /* how soon the loop looks again for the outcome of a job */
+
+/* One slice the scrub reads. Its object is held (one handle) until the outcome is taken on the
+ * loop, so its .data descriptor stays open and unchanged while the reaper reads through it. */
+typedef struct disk_scrub_item {
+    disk_obj *o;
+    int warm; /* its files stay open after */
+    int fd;   /* the object's .data */
+    uint64_t idx, off, end, want;
+    uint64_t sum;
+    int ok; /* as disk_sum_read returns */
+} disk_scrub_item;
+
+typedef struct disk_scrub_job {
+    atomic_int refs; /* the loop's and the reaper's: a stopping plugin may leave before it */
+    atomic_int done;
+    unsigned n, objects;
+    disk_scrub_item items[DISK_SCRUB_ITEMS];
+} disk_scrub_job;
+
+static void disk_scrub_unref(disk_scrub_job *j)
+{
+    if (atomic_fetch_sub_explicit(&j->refs, 1, memory_order_acq_rel) == 1)
+        free(j);
+}
+
+/* On the reaper's thread (or the loop's, without a reaper): read and sum every item. */
+static void disk_scrub_job_run(void *arg)
+{
+    disk_scrub_job *j = arg;
+    void *buf = malloc(DISK_SCRATCH_LEN);
+    for (unsigned i = 0; i < j->n; i++) {
+        disk_scrub_item *it = &j->items[i];
+        it->ok = buf != NULL ? disk_sum_read(it->fd, it->off, it->end, buf, &it->sum) : -1;
+    }
+    free(buf);
+    atomic_store_explicit(&j->done, 1, memory_order_release);
+    disk_scrub_unref(j);
+}
+
+static void disk_scrub_put(disk_scrub_item *it)
+{
+    if (it->warm)
+        disk_obj_release(it->o);
+    else
+        disk_obj_release_closing(it->o);
+}
+
+/* The outcome of the job that is out, once it is in: slices checked or dropped, objects given
+ * back. */
+static void disk_scrub_take(disk_state *st)
+{
+    disk_scrub_job *j = st->scrub_job;
+    st->scrub_job = NULL;
+    for (unsigned i = 0; i < j->n; i++) {
+        disk_scrub_item *it = &j->items[i];
+        disk_obj_scrub_take(it->o, it->idx, it->want, it->ok, it->sum);
+        disk_scrub_put(it);
+    }
+    disk_scrub_unref(j);
+}
+
+/* The poll timer: takes the job's outcome as soon as the reaper is done with it, so that its
+ * objects are not held longer than the reading takes. */
+static void disk_scrub_poll(void *arg)
+{
+    disk_state *st = arg;
+    if (st->scrub_job == NULL)
+        return;
+    if (atomic_load_explicit(&st->scrub_job->done, memory_order_acquire))
+        disk_scrub_take(st);
+    else
+        st->host->timer_arm(st->scrub_poll, DISK_SCRUB_POLL_MS, 0);
+}
+
+/* Stopping: the objects go back now, the reaper drops the job when it is done with it. It is
+ * done before the objects' descriptors close: they are closed on the reaper's thread (removed
+ * objects) or on this one once the reaper has moved on (disk_destroy stops it first). */
+static void disk_scrub_abandon(disk_state *st)
+{
+    disk_scrub_job *j = st->scrub_job;
+    if (j == NULL)
+        return;
+    st->scrub_job = NULL;
+    while (!atomic_load_explicit(&j->done, memory_order_acquire))
+        usleep(1000); /* a few slices' reading at most */
+    for (unsigned i = 0; i < j->n; i++)
+        disk_scrub_put(&j->items[i]);
+    disk_scrub_unref(j);
+}
+
+/* Adds slice IDX of O (held by the caller) to J; the bytes it will read, 0 when it is not
+ * present. */
+static uint64_t disk_scrub_add(disk_scrub_job *j, disk_obj *o, uint64_t idx, int warm)
+{
+    disk_scrub_item *it = &j->items[j->n];
+    mcc_err err = {{0}};
+    if (!disk_obj_scrub_span(o, idx, &it->off, &it->end, &it->want) ||
+        disk_obj_acquire(o, &err) != MCC_OK) /* held already: this only counts a handle */
+        return 0;
+    j->objects += j->n == 0 || j->items[j->n - 1].o != o;
+    it->o = o;
+    it->warm = warm;
+    it->fd = o->data_fd;
+    it->idx = idx;
+    j->n++;
+    return it->end - it->off;
+}
+
 /* Reads stored slices at scrub_rate, a few every tick, in index order round and round: a slice
- * whose bytes no longer match its checksum is dropped (and fetched again when asked for). */
+ * whose bytes no longer match its checksum is dropped (and fetched again when asked for). The
+ * reading and summing is the reaper's: a slow drive does not hold up the loop. A tick sends
+ * out one job and takes its outcome at a later tick; without a reaper it reads right here. */
 static void disk_scrub_tick(void *arg)
 {
     disk_state *st = arg;
+    if (st->scrub_job != NULL) {
+        if (!atomic_load_explicit(&st->scrub_job->done, memory_order_acquire))
+            return; /* still reading: so is the budget */
+        disk_scrub_take(st);
+    }
     uint64_t per_tick = st->scrub_rate * DISK_SCRUB_TICK_MS / 1000u;
     int wrapped = 0;
     /* unspent budget carries over one tick, no more: the rate stays a bound */
     st->scrub_budget += per_tick > 0 ? per_tick : 1;
     if (st->scrub_budget > 2 * per_tick + 1)
         st->scrub_budget = 2 * per_tick + 1;
+    disk_scrub_job *job = st->reaper != NULL ? calloc(1, sizeof(*job)) : NULL;
     for (unsigned objects = 0; st->scrub_budget > 0 && objects < 4096; objects++) {
+        if (job != NULL && (job->n == DISK_SCRUB_ITEMS || job->objects == DISK_SCRUB_OBJECTS))
+            break;
         disk_obj *o = st->scrub_obj;
         mcc_err err = {{0}};
         if (o == NULL) {
@@ -657,8 +778,11 @@ static void disk_scrub_tick(void *arg)
             }
             continue; /* unlinking moved the scrub on */
         }
-        while (st->scrub_slice < o->nslices && st->scrub_budget > 0) {
-            uint64_t n = disk_obj_scrub(o, st->scrub_slice++, NULL);
+        while (st->scrub_slice < o->nslices && st->scrub_budget > 0 &&
+               (job == NULL || job->n < DISK_SCRUB_ITEMS)) {
+            uint64_t idx = st->scrub_slice++;
+            uint64_t n =
+                job != NULL ? disk_scrub_add(job, o, idx, warm) : disk_obj_scrub(o, idx, NULL);
             st->scrub_budget -= n < st->scrub_budget ? n : st->scrub_budget;
         }
         if (st->scrub_obj == o && st->scrub_slice >= o->nslices) {
@@ -670,6 +794,20 @@ static void disk_scrub_tick(void *arg)
         else
             disk_obj_release_closing(o);
     }
+    if (job == NULL)
+        return;
+    if (job->n == 0) {
+        free(job);
+        return;
+    }
+    atomic_init(&job->refs, 2);
+    st->scrub_job = job;
+    if (disk_reaper_run(st->reaper, disk_scrub_job_run, job) != 0) {
+        disk_scrub_job_run(job);
+        disk_scrub_take(st);
+        return;
+    }
+    st->host->timer_arm(st->scrub_poll, DISK_SCRUB_POLL_MS, 0);
 }
 
 /* --- config and lifecycle ------------------------------------------------------------------ */
@@ -918,7 +1056,8 @@ static int disk_start(void *state, void *event_base, mcc_err *err)
     }
     if (st->scrub_rate > 0) {
         st->scrub_timer = host->timer_new(st->self, disk_scrub_tick, st);
-        if (st->scrub_timer == NULL ||
+        st->scrub_poll = host->timer_new(st->self, disk_scrub_poll, st);
+        if (st->scrub_timer == NULL || st->scrub_poll == NULL ||
             host->timer_arm(st->scrub_timer, DISK_SCRUB_TICK_MS, 1) != MCC_OK) {
             mcc_err_set(err, "cannot arm the scrub timer");
             goto fail;
@@ -964,8 +1103,11 @@ static void disk_stop(void *state)
         st->host->timer_free(st->scan_timer);
     if (st->scrub_timer != NULL)
         st->host->timer_free(st->scrub_timer);
-    st->probe_timer = st->scan_timer = st->scrub_timer = NULL;
+    if (st->scrub_poll != NULL)
+        st->host->timer_free(st->scrub_poll);
+    st->probe_timer = st->scan_timer = st->scrub_timer = st->scrub_poll = NULL;
     st->scan_armed = 0;
+    disk_scrub_abandon(st);
     disk_policy_release(st);
 }
 
@@ -974,6 +1116,7 @@ static void disk_destroy(void *state)
     disk_state *st = state;
     if (st == NULL)
         return;
+    disk_scrub_abandon(st);
     disk_obj *o, *tmp;
     HASH_ITER(hh, st->by_key, o, tmp)
     {

@@ -152,6 +152,7 @@ typedef struct disk_state {
     mcc_timer *probe_timer;
     mcc_timer *scan_timer;
     mcc_timer *scrub_timer;
+    mcc_timer *scrub_poll; /* armed while a scrub job is out */
     int scan_armed;
     uint64_t last_probe_ms;
     uint8_t (*pending)[MCC_KEY_LEN]; /* keys the scan found, not yet told to the policy */
@@ -159,6 +160,7 @@ typedef struct disk_state {
     struct disk_obj *scrub_obj; /* the next object the scrub reads (in by_key order) */
     uint64_t scrub_slice;
     uint64_t scrub_budget;
+    struct disk_scrub_job *scrub_job; /* slices the reaper is reading for the scrub */
 
     disk_obj *by_key;
     disk_obj *by_id;
@@ -229,6 +231,13 @@ void disk_obj_release(disk_obj *o);
 void disk_obj_release_closing(disk_obj *o);
 uint64_t disk_obj_charge(uint64_t length, uint64_t nslices, uint64_t meta_len);
 uint64_t disk_obj_scrub(disk_obj *o, uint64_t idx, int *sound);
+/* The scrub off the loop: the span and recorded sum of present slice IDX (0 when absent), and
+ * the outcome of reading it, taken back on the loop (ignored when the slice changed meanwhile). */
+int disk_obj_scrub_span(disk_obj *o, uint64_t idx, uint64_t *off, uint64_t *end, uint64_t *sum);
+void disk_obj_scrub_take(disk_obj *o, uint64_t idx, uint64_t want, int ok, uint64_t sum);
+/* XXH3-64 of [OFF, END) of FD, read through BUF (DISK_SCRATCH_LEN bytes): 1, 0 when it could
+ * not be read, -1 without memory. Uses nothing else, so any thread may call it. */
+int disk_sum_read(int fd, uint64_t off, uint64_t end, void *buf, uint64_t *sum);
 void disk_policy_fill(disk_state *st);
 
 /* disk.c: the index, placement and eviction; drive health (errno says whether an error was

@@ -224,37 +224,51 @@ static void obj_slice_drop(disk_obj *o, uint64_t idx, const char *why)
 
 /* Checks slice IDX's bytes against its recorded checksum (once per process unless FORCE).
  * Returns 1 when the slice is present and sound, 0 when it is absent or was just dropped. */
-static int obj_slice_check(disk_obj *o, uint64_t idx, int force)
+int disk_sum_read(int fd, uint64_t off, uint64_t end, void *buf, uint64_t *sum)
 {
-    disk_state *st = o->st;
-    if (!(o->flags[idx] & DISK_SLICE_PRESENT))
-        return 0;
-    if ((o->flags[idx] & DISK_SLICE_VERIFIED) && !force)
-        return 1;
-
     XXH3_state_t *xxh = XXH3_createState();
     if (xxh == NULL)
-        return 0; /* out of memory: unverified bytes are not served, the record stays */
+        return -1;
     XXH3_64bits_reset(xxh);
-    uint64_t off = obj_slice_start(o, idx), end = obj_slice_end(o, idx);
     int ok = 1;
     while (off < end) {
         size_t n = end - off < DISK_SCRATCH_LEN ? (size_t)(end - off) : DISK_SCRATCH_LEN;
-        if (disk_pread_full(o->data_fd, st->scratch, n, off) != MCC_OK) {
+        if (disk_pread_full(fd, buf, n, off) != MCC_OK) {
             ok = 0;
             break;
         }
-        XXH3_64bits_update(xxh, st->scratch, n);
+        XXH3_64bits_update(xxh, buf, n);
         off += n;
     }
-    uint64_t sum = XXH3_64bits_digest(xxh);
+    *sum = XXH3_64bits_digest(xxh);
     XXH3_freeState(xxh);
+    return ok;
+}
+
+/* Takes the outcome of reading slice IDX, which summed to SUM (OK as disk_sum_read returned):
+ * the slice counts as checked, or is dropped. 1 when it is sound. */
+static int obj_slice_judge(disk_obj *o, uint64_t idx, int ok, uint64_t sum)
+{
+    if (ok < 0)
+        return 0; /* out of memory: unverified bytes are not served, the record stays */
     if (ok && sum == o->sums[idx]) {
         o->flags[idx] |= DISK_SLICE_VERIFIED;
         return 1;
     }
     obj_slice_drop(o, idx, ok ? "checksum mismatch" : "unreadable");
     return 0;
+}
+
+static int obj_slice_check(disk_obj *o, uint64_t idx, int force)
+{
+    if (!(o->flags[idx] & DISK_SLICE_PRESENT))
+        return 0;
+    if ((o->flags[idx] & DISK_SLICE_VERIFIED) && !force)
+        return 1;
+    uint64_t sum = 0;
+    int ok = disk_sum_read(o->data_fd, obj_slice_start(o, idx), obj_slice_end(o, idx),
+                           o->st->scratch, &sum);
+    return obj_slice_judge(o, idx, ok, sum);
 }
 
 /* 1 when the bytes [off, end) of slice IDX may be read: committed and sound, or written already
@@ -481,4 +495,22 @@ uint64_t disk_obj_scrub(disk_obj *o, uint64_t idx, int *sound)
     if (sound != NULL)
         *sound = ok;
     return obj_slice_end(o, idx) - obj_slice_start(o, idx);
+}
+
+int disk_obj_scrub_span(disk_obj *o, uint64_t idx, uint64_t *off, uint64_t *end, uint64_t *sum)
+{
+    if (idx >= o->nslices || !(o->flags[idx] & DISK_SLICE_PRESENT))
+        return 0;
+    *off = obj_slice_start(o, idx);
+    *end = obj_slice_end(o, idx);
+    *sum = o->sums[idx];
+    return 1;
+}
+
+void disk_obj_scrub_take(disk_obj *o, uint64_t idx, uint64_t want, int ok, uint64_t sum)
+{
+    if (!o->loaded || idx >= o->nslices || !(o->flags[idx] & DISK_SLICE_PRESENT) ||
+        o->sums[idx] != want)
+        return; /* dropped, or dropped and written again, while it was read */
+    obj_slice_judge(o, idx, ok, sum);
 }

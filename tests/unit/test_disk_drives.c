@@ -401,6 +401,18 @@ static void flip_byte(const char *path, uint64_t off)
     close(fd);
 }
 
+/* Object N (4 slices) has exactly the slices WANT says. */
+static void expect_slices(drv_env *e, uint64_t n, const int want[4])
+{
+    uint8_t key[MCC_KEY_LEN];
+    mcc_object *o = NULL;
+    make_key(key, n);
+    CU_ASSERT_EQUAL_FATAL(e->ops->open(e->st, key, &o), MCC_OK);
+    for (uint64_t i = 0; i < 4; i++)
+        CU_ASSERT_EQUAL(e->ops->has_slice(o, i), want[i]);
+    e->ops->close(o);
+}
+
 /* The scrub finds a flipped byte without anyone asking for the object. */
 static void test_scrub(void)
 {
@@ -416,15 +428,33 @@ static void test_scrub(void)
     CU_ASSERT_DOUBLE_EQUAL(metric(&e, "mcc_storage_checksum_failures_total", NULL), 0.0, 0.001);
     env_run(&e, 800);
     CU_ASSERT_DOUBLE_EQUAL(metric(&e, "mcc_storage_checksum_failures_total", NULL), 1.0, 0.001);
-    uint8_t key[MCC_KEY_LEN];
-    mcc_object *o = NULL;
-    make_key(key, 902);
-    CU_ASSERT_EQUAL_FATAL(e.ops->open(e.st, key, &o), MCC_OK);
-    int want[4] = {1, 1, 0, 1};
-    for (uint64_t i = 0; i < 4; i++)
-        CU_ASSERT_EQUAL(e.ops->has_slice(o, i), want[i]);
-    e.ops->close(o);
+    expect_slices(&e, 902, (const int[4]){1, 1, 0, 1});
     CU_ASSERT(check(&e, 901, 4 * SLICE));
+    env_close(&e);
+}
+
+/* The store stops right after a scrub tick sent its reads to the reaper's thread: the objects
+ * it held are given back, and between the two runs the flip is found once. */
+static void test_scrub_stopped(void)
+{
+    drv_env e;
+    char data[1024];
+    const char *conf = "\"scrub_rate\": \"64MiB\", \"drives\": [{\"path\": \"a\", "
+                       "\"size\": \"8MiB\"}]";
+    CU_ASSERT_FATAL(env_open(&e, NULL, conf) == 0);
+    for (uint64_t i = 0; i < 5; i++)
+        CU_ASSERT_EQUAL_FATAL(put(&e, 950 + i, 4 * SLICE), MCC_OK);
+    obj_path(&e, "a", 952, ".data", data, sizeof(data));
+    flip_byte(data, SLICE + 7);
+    env_run(&e, 251); /* the first tick (250 ms) sent every slice out */
+    double found = metric(&e, "mcc_storage_checksum_failures_total", NULL);
+    env_stop(&e);
+    CU_ASSERT_FATAL(env_start(&e, NULL, conf) == 0);
+    env_run(&e, 800);
+    found += metric(&e, "mcc_storage_checksum_failures_total", NULL);
+    CU_ASSERT_DOUBLE_EQUAL(found, 1.0, 0.001);
+    expect_slices(&e, 952, (const int[4]){1, 0, 1, 1});
+    CU_ASSERT(check(&e, 953, 4 * SLICE));
     env_close(&e);
 }
 
@@ -542,6 +572,7 @@ int mcc_test_register(void)
         {"drive renamed away and back", test_drive_fails_and_returns},
         {"drive remounted read-only", test_drive_read_only},
         {"background scrub", test_scrub},
+        {"stopped with scrub reads out", test_scrub_stopped},
         {"background scan, lookup by key meanwhile", test_background_scan},
         {"admission policy", test_admission},
         {"file system full", test_file_system_full},
