@@ -643,7 +643,7 @@ typedef struct disk_scrub_item {
 } disk_scrub_item;
 
 typedef struct disk_scrub_job {
-    atomic_int refs; /* the loop's and the reaper's: a stopping plugin may leave before it */
+    atomic_int refs; /* the loop's and the reaper's: whichever lets go last frees it */
     atomic_int done;
     unsigned n, objects;
     disk_scrub_item items[DISK_SCRUB_ITEMS];
@@ -704,9 +704,9 @@ static void disk_scrub_poll(void *arg)
         st->host->timer_arm(st->scrub_poll, DISK_SCRUB_POLL_MS, 0);
 }
 
-/* Stopping: the objects go back now, the reaper drops the job when it is done with it. It is
- * done before the objects' descriptors close: they are closed on the reaper's thread (removed
- * objects) or on this one once the reaper has moved on (disk_destroy stops it first). */
+/* Stopping with a job out: it is waited for (the reaper reads through the objects'
+ * descriptors, which giving the objects back may close), its outcome is dropped, and the
+ * objects go back. */
 static void disk_scrub_abandon(disk_state *st)
 {
     disk_scrub_job *j = st->scrub_job;
