@@ -476,7 +476,7 @@ static int disk_subdir(const disk_drive *d, const uint8_t key[MCC_KEY_LEN], mcc_
  * (it is out of service now: the caller tries the next drive). */
 static int disk_create_on(disk_state *st, disk_drive *d, const uint8_t key[MCC_KEY_LEN],
                           uint64_t length, uint32_t slice_size, const void *meta, size_t meta_len,
-                          uint64_t charge, mcc_object **obj)
+                          uint64_t charge, uint64_t full, mcc_object **obj)
 {
     char data[DISK_PATH_MAX];
     mcc_err err = {{0}};
@@ -522,7 +522,7 @@ static int disk_create_on(disk_state *st, disk_drive *d, const uint8_t key[MCC_K
         goto fail_files;
     disk_index_add(st, o);
     if (st->policy != NULL && d->evict != NULL)
-        st->policy->evict_insert(d->evict, o->id, charge);
+        st->policy->evict_insert(d->evict, o->id, full); /* what it will likely hold */
     o->tracked = 1;
     *obj = h;
     return MCC_OK;
@@ -562,16 +562,18 @@ int disk_create(void *state, const uint8_t key[MCC_KEY_LEN], uint64_t length, ui
     if (length > st->max_object)
         return MCC_NOSPACE;
     uint64_t nslices = length / slice_size + (length % slice_size != 0);
-    uint64_t charge = disk_obj_charge(length, nslices, meta_len);
+    /* the .meta's room now, each slice's when it is first written */
+    uint64_t charge = disk_obj_meta_charge(nslices, meta_len);
+    uint64_t full = disk_obj_charge(length, nslices, meta_len);
     /* a drive that fails under us is out of service afterwards: the next pick is another */
     for (unsigned attempt = 0; attempt <= st->ndrives; attempt++) {
         disk_drive *d = disk_pick(st, key);
-        if (d == NULL || d->full)
+        if (d == NULL || d->full || full > d->size)
             return MCC_NOSPACE;
         int rc = disk_make_room(st, d, charge);
         if (rc != MCC_OK)
             return rc;
-        rc = disk_create_on(st, d, key, length, slice_size, meta, meta_len, charge, obj);
+        rc = disk_create_on(st, d, key, length, slice_size, meta, meta_len, charge, full, obj);
         if (rc != MCC_AGAIN)
             return rc;
     }

@@ -38,6 +38,7 @@
 /* per-slice flags kept in memory */
 #define DISK_SLICE_PRESENT 0x1u  /* committed: its record is on disk */
 #define DISK_SLICE_VERIFIED 0x2u /* bytes known to match the checksum in this process */
+#define DISK_SLICE_CHARGED 0x4u  /* its blocks are in the object's charge */
 
 typedef struct disk_drive {
     char *path;    /* absolute directory */
@@ -229,7 +230,10 @@ int disk_obj_acquire(disk_obj *o, mcc_err *err);
 void disk_obj_release(disk_obj *o);
 /* The same, but the files close now when this was the last handle (a scrub's passing read). */
 void disk_obj_release_closing(disk_obj *o);
+/* What a complete object is charged on its drive (both files in whole blocks), and what its
+ * .meta alone is: an object is charged its .meta and the slices it holds. */
 uint64_t disk_obj_charge(uint64_t length, uint64_t nslices, uint64_t meta_len);
+uint64_t disk_obj_meta_charge(uint64_t nslices, uint64_t meta_len);
 uint64_t disk_obj_scrub(disk_obj *o, uint64_t idx, int *sound);
 /* The scrub off the loop: the span and recorded sum of present slice IDX (0 when absent), and
  * the outcome of reading it, taken back on the loop (ignored when the slice changed meanwhile). */

@@ -347,7 +347,8 @@ static int fmt_meta_read_body(disk_obj *o, const char *path, mcc_err *err)
             o->flags[i + j] = 0;
             if (disk_record_decode(recs + j * DISK_RECORD_LEN, i + j, &o->sums[i + j])) {
                 /* checked before its tables were freed, and nothing wrote it since */
-                o->flags[i + j] = DISK_SLICE_PRESENT | (o->verified_all ? DISK_SLICE_VERIFIED : 0);
+                o->flags[i + j] = DISK_SLICE_PRESENT | DISK_SLICE_CHARGED |
+                                  (o->verified_all ? DISK_SLICE_VERIFIED : 0);
                 o->present++;
             }
         }

@@ -130,7 +130,11 @@ static disk_obj *index_try_meta(disk_state *st, disk_drive *d, const char *dir,
     o->slice_size = h.slice_size;
     o->nslices = h.nslices;
     o->mtime = mtime;
-    o->charge = disk_obj_charge(h.length, h.nslices, h.meta_len);
+    /* the .meta, and the .data's blocks as the file system counts them (the slices it holds) */
+    uint64_t held = (uint64_t)sb.st_blocks * 512u;
+    uint64_t whole = disk_obj_charge(h.length, h.nslices, h.meta_len) -
+                     disk_obj_meta_charge(h.nslices, h.meta_len);
+    o->charge = disk_obj_meta_charge(h.nslices, h.meta_len) + (held < whole ? held : whole);
     disk_index_add(st, o);
     if (from_scan)
         d->scan_bytes += o->charge;

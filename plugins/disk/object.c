@@ -92,11 +92,19 @@ void disk_obj_free(disk_obj *o)
     free(o);
 }
 
+static uint64_t obj_blocks(uint64_t bytes)
+{
+    return (bytes + DISK_BLOCK - 1) / DISK_BLOCK * DISK_BLOCK;
+}
+
+uint64_t disk_obj_meta_charge(uint64_t nslices, uint64_t meta_len)
+{
+    return obj_blocks(DISK_HEADER_LEN + meta_len + nslices * DISK_RECORD_LEN);
+}
+
 uint64_t disk_obj_charge(uint64_t length, uint64_t nslices, uint64_t meta_len)
 {
-    uint64_t meta = DISK_HEADER_LEN + meta_len + nslices * DISK_RECORD_LEN;
-    return (length + DISK_BLOCK - 1) / DISK_BLOCK * DISK_BLOCK +
-           (meta + DISK_BLOCK - 1) / DISK_BLOCK * DISK_BLOCK;
+    return obj_blocks(length) + disk_obj_meta_charge(nslices, meta_len);
 }
 
 static void obj_close(disk_obj *o);
@@ -308,17 +316,17 @@ int disk_obj_set_meta(mcc_object *h, const void *meta, size_t meta_len)
     if (meta_len > 0)
         memcpy(copy, meta, meta_len);
     /* a longer blob may need another block of the drive: room first */
-    uint64_t charge = disk_obj_charge(o->length, o->nslices, meta_len);
-    if (o->linked && charge > o->charge &&
-        disk_drive_reserve(st, o->drive, charge - o->charge) != MCC_OK) {
+    uint64_t was = disk_obj_meta_charge(o->nslices, o->meta_len);
+    uint64_t now = disk_obj_meta_charge(o->nslices, meta_len);
+    if (o->linked && now > was && disk_drive_reserve(st, o->drive, now - was) != MCC_OK) {
         free(copy);
         return MCC_NOSPACE;
     }
-    if (o->linked && charge > o->charge) {
-        o->charge = charge;
-    } else if (o->linked && charge < o->charge) {
-        o->drive->used -= o->charge - charge;
-        o->charge = charge;
+    if (o->linked && now > was) {
+        o->charge += now - was;
+    } else if (o->linked && now < was) {
+        o->drive->used -= was - now;
+        o->charge -= was - now;
     }
     void *old = o->meta;
     size_t old_len = o->meta_len;
@@ -363,6 +371,24 @@ static int obj_write_failed(disk_obj *o, int rc, const char *what)
     return MCC_ERROR;
 }
 
+/* Room for slice IDX's blocks, reserved when it is first written (evicting first if need be):
+ * a range of a large object takes the room of what it holds, not of the whole object. Never
+ * more than the complete object's charge in all. */
+static int obj_slice_charge(disk_obj *o, uint64_t idx)
+{
+    if ((o->flags[idx] & DISK_SLICE_CHARGED) || !o->linked)
+        return MCC_OK;
+    uint64_t full = disk_obj_charge(o->length, o->nslices, o->meta_len);
+    uint64_t need = obj_blocks(obj_slice_end(o, idx) - obj_slice_start(o, idx));
+    if (need > full - (o->charge < full ? o->charge : full))
+        need = full - (o->charge < full ? o->charge : full);
+    if (need > 0 && disk_drive_reserve(o->st, o->drive, need) != MCC_OK)
+        return MCC_NOSPACE;
+    o->charge += need;
+    o->flags[idx] |= DISK_SLICE_CHARGED;
+    return MCC_OK;
+}
+
 int disk_obj_write(mcc_object *h, uint64_t off, const void *buf, size_t len)
 {
     disk_obj *o = h->o;
@@ -381,6 +407,9 @@ int disk_obj_write(mcc_object *h, uint64_t off, const void *buf, size_t len)
         HASH_FIND(hh, o->writes, &idx, sizeof(idx), w);
         if (off == obj_slice_start(o, idx)) {
             /* a slice (re)starts from its beginning, e.g. a retried transfer */
+            int rc = obj_slice_charge(o, idx);
+            if (rc != MCC_OK)
+                return rc;
             if (w == NULL) {
                 w = calloc(1, sizeof(*w));
                 if (w == NULL)
