@@ -40,8 +40,9 @@ static void mem_index_add(mem_state *st, mem_obj *o)
     o->linked = 1;
     st->used += o->charge;
     st->objects++;
-    if (st->policy != NULL && st->evict != NULL)
-        st->policy->evict_insert(st->evict, o->id, o->charge);
+    if (st->policy != NULL && st->evict != NULL) /* the size it will most likely have */
+        st->policy->evict_insert(st->evict, o->id,
+                                 mem_obj_charge(o->length, o->nslices, o->meta_len));
     mem_used_changed(st);
 }
 
@@ -171,8 +172,8 @@ static int mem_create(void *state, const uint8_t key[MCC_KEY_LEN], uint64_t leng
     uint64_t charge = mem_obj_charge(length, nslices, meta_len);
     if (charge < length || charge > st->size)
         return MCC_NOSPACE;
-    /* room first: the reserved length counts from now on, as a disk object's sparse file does */
-    if (mem_make_room(st, charge) != MCC_OK)
+    /* room for the bookkeeping now; each slice's when its buffer comes, as on disk */
+    if (mem_make_room(st, mem_obj_base_charge(nslices, meta_len)) != MCC_OK)
         return MCC_NOSPACE;
     mem_obj *o = mem_obj_new(st, key, length, slice_size, meta, meta_len);
     mcc_object *h = o != NULL ? mem_handle_new(o) : NULL;
@@ -321,7 +322,7 @@ static int mem_start(void *state, void *event_base, mcc_err *err)
     mem_obj *o, *tmp;
     HASH_ITER(hh, st->by_key, o, tmp)
     {
-        p->evict_insert(st->evict, o->id, o->charge);
+        p->evict_insert(st->evict, o->id, mem_obj_charge(o->length, o->nslices, o->meta_len));
     }
     st->started = 1;
     return MCC_OK;

@@ -76,7 +76,10 @@ typedef struct mem_state {
 mem_obj *mem_obj_new(mem_state *st, const uint8_t key[MCC_KEY_LEN], uint64_t length,
                      uint32_t slice_size, const void *meta, size_t meta_len);
 void mem_obj_free(mem_obj *o);
+/* What a complete object counts against the limit, and what it counts before any slice is
+ * written: an object is charged its bookkeeping and the slices it has a buffer for. */
 uint64_t mem_obj_charge(uint64_t length, uint64_t nslices, size_t meta_len);
+uint64_t mem_obj_base_charge(uint64_t nslices, size_t meta_len);
 int mem_obj_info(mcc_object *h, mcc_object_info *info);
 int mem_obj_set_meta(mcc_object *h, const void *meta, size_t meta_len);
 int mem_obj_has_slice(mcc_object *h, uint64_t idx);

@@ -10,9 +10,14 @@
 
 #include "memory.h"
 
+uint64_t mem_obj_base_charge(uint64_t nslices, size_t meta_len)
+{
+    return nslices * MEM_SLICE_OVERHEAD + meta_len + MEM_OBJ_OVERHEAD;
+}
+
 uint64_t mem_obj_charge(uint64_t length, uint64_t nslices, size_t meta_len)
 {
-    return length + nslices * MEM_SLICE_OVERHEAD + meta_len + MEM_OBJ_OVERHEAD;
+    return length + mem_obj_base_charge(nslices, meta_len);
 }
 
 mem_obj *mem_obj_new(mem_state *st, const uint8_t key[MCC_KEY_LEN], uint64_t length,
@@ -26,7 +31,7 @@ mem_obj *mem_obj_new(mem_state *st, const uint8_t key[MCC_KEY_LEN], uint64_t len
     o->length = length;
     o->slice_size = slice_size;
     o->nslices = length / slice_size + (length % slice_size != 0);
-    o->charge = mem_obj_charge(length, o->nslices, meta_len);
+    o->charge = mem_obj_base_charge(o->nslices, meta_len);
     /* one element at least: an empty object has no slice, calloc(0) may give NULL */
     size_t n = o->nslices > 0 ? (size_t)o->nslices : 1;
     if ((uint64_t)n != (o->nslices > 0 ? o->nslices : 1))
@@ -109,17 +114,18 @@ int mem_obj_set_meta(mcc_object *h, const void *meta, size_t meta_len)
     if (meta_len > 0)
         memcpy(copy, meta, meta_len);
     /* a longer blob takes more of the limit: room first; a replaced object is not charged */
-    uint64_t charge = mem_obj_charge(o->length, o->nslices, meta_len);
-    if (o->linked && charge > o->charge) {
-        if (mem_reserve(st, charge - o->charge) != MCC_OK) {
+    uint64_t was = mem_obj_base_charge(o->nslices, o->meta_len);
+    uint64_t now = mem_obj_base_charge(o->nslices, meta_len);
+    if (o->linked && now > was) {
+        if (mem_reserve(st, now - was) != MCC_OK) {
             free(copy);
             return MCC_NOSPACE;
         }
     } else if (o->linked) {
-        st->used -= o->charge - charge;
+        st->used -= was - now;
     }
     if (o->linked) {
-        o->charge = charge;
+        o->charge = o->charge - was + now;
         if (st->m_used != NULL)
             st->host->metric_set(st->m_used, (double)st->used);
     }
@@ -150,9 +156,20 @@ int mem_obj_write(mcc_object *h, uint64_t off, const void *buf, size_t len)
         if (o->flags[idx] & MEM_SLICE_PRESENT)
             return MCC_ERROR; /* committed bytes are never rewritten: readers may hold them */
         if (off == start) {
-            /* a slice (re)starts from its beginning, e.g. a retried transfer */
-            if (o->bufs[idx] == NULL && (o->bufs[idx] = malloc(slen)) == NULL)
-                return MCC_NOSPACE;
+            /* a slice (re)starts from its beginning, e.g. a retried transfer; its buffer, and
+             * its room under the limit, come with its first write */
+            if (o->bufs[idx] == NULL) {
+                void *b = malloc(slen);
+                if (b == NULL)
+                    return MCC_NOSPACE;
+                if (o->linked && mem_reserve(o->st, slen) != MCC_OK) {
+                    free(b);
+                    return MCC_NOSPACE;
+                }
+                if (o->linked)
+                    o->charge += slen;
+                o->bufs[idx] = b;
+            }
             o->fill[idx] = 0;
         } else if (o->bufs[idx] == NULL || start + o->fill[idx] != off) {
             o->st->host->log(o->st->self, MCC_LOG_DEBUG,
