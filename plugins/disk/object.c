@@ -380,8 +380,9 @@ static int obj_slice_charge(disk_obj *o, uint64_t idx)
         return MCC_OK;
     uint64_t full = disk_obj_charge(o->length, o->nslices, o->meta_len);
     uint64_t need = obj_blocks(obj_slice_end(o, idx) - obj_slice_start(o, idx));
-    if (need > full - (o->charge < full ? o->charge : full))
-        need = full - (o->charge < full ? o->charge : full);
+    uint64_t left = o->charge < full ? full - o->charge : 0;
+    if (need > left)
+        need = left;
     if (need > 0 && disk_drive_reserve(o->st, o->drive, need) != MCC_OK)
         return MCC_NOSPACE;
     o->charge += need;
