@@ -644,18 +644,12 @@ typedef struct disk_scrub_item {
     int ok; /* as disk_sum_read returns */
 } disk_scrub_item;
 
+/* The loop's: it frees the job, never before the reaper has set DONE, its last touch. */
 typedef struct disk_scrub_job {
-    atomic_int refs; /* the loop's and the reaper's: whichever lets go last frees it */
     atomic_int done;
     unsigned n, objects;
     disk_scrub_item items[DISK_SCRUB_ITEMS];
 } disk_scrub_job;
-
-static void disk_scrub_unref(disk_scrub_job *j)
-{
-    if (atomic_fetch_sub_explicit(&j->refs, 1, memory_order_acq_rel) == 1)
-        free(j);
-}
 
 /* On the reaper's thread (or the loop's, without a reaper): read and sum every item. */
 static void disk_scrub_job_run(void *arg)
@@ -668,7 +662,6 @@ static void disk_scrub_job_run(void *arg)
     }
     free(buf);
     atomic_store_explicit(&j->done, 1, memory_order_release);
-    disk_scrub_unref(j);
 }
 
 static void disk_scrub_put(disk_scrub_item *it)
@@ -690,7 +683,7 @@ static void disk_scrub_take(disk_state *st)
         disk_obj_scrub_take(it->o, it->idx, it->want, it->ok, it->sum);
         disk_scrub_put(it);
     }
-    disk_scrub_unref(j);
+    free(j);
 }
 
 /* The poll timer: takes the job's outcome as soon as the reaper is done with it, so that its
@@ -719,7 +712,7 @@ static void disk_scrub_abandon(disk_state *st)
         usleep(1000); /* a few slices' reading at most */
     for (unsigned i = 0; i < j->n; i++)
         disk_scrub_put(&j->items[i]);
-    disk_scrub_unref(j);
+    free(j);
 }
 
 /* Adds slice IDX of O (held by the caller) to J; the bytes it will read, 0 when it is not
@@ -743,7 +736,8 @@ static uint64_t disk_scrub_add(disk_scrub_job *j, disk_obj *o, uint64_t idx, int
 /* Reads stored slices at scrub_rate, a few every tick, in index order round and round: a slice
  * whose bytes no longer match its checksum is dropped (and fetched again when asked for). The
  * reading and summing is the reaper's: a slow drive does not hold up the loop. A tick sends
- * out one job and takes its outcome at a later tick; without a reaper it reads right here. */
+ * out one job, whose outcome the poll timer takes as soon as it is in; without a reaper the
+ * tick reads right here. */
 static void disk_scrub_tick(void *arg)
 {
     disk_state *st = arg;
@@ -783,8 +777,7 @@ static void disk_scrub_tick(void *arg)
         while (st->scrub_slice < o->nslices && st->scrub_budget > 0 &&
                (job == NULL || job->n < DISK_SCRUB_ITEMS)) {
             uint64_t idx = st->scrub_slice++;
-            uint64_t n =
-                job != NULL ? disk_scrub_add(job, o, idx, warm) : disk_obj_scrub(o, idx, NULL);
+            uint64_t n = job != NULL ? disk_scrub_add(job, o, idx, warm) : disk_obj_scrub(o, idx);
             st->scrub_budget -= n < st->scrub_budget ? n : st->scrub_budget;
         }
         if (st->scrub_obj == o && st->scrub_slice >= o->nslices) {
@@ -802,7 +795,6 @@ static void disk_scrub_tick(void *arg)
         free(job);
         return;
     }
-    atomic_init(&job->refs, 2);
     st->scrub_job = job;
     if (disk_reaper_run(st->reaper, disk_scrub_job_run, job) != 0) {
         disk_scrub_job_run(job);

@@ -234,7 +234,7 @@ void disk_obj_release_closing(disk_obj *o);
  * .meta alone is: an object is charged its .meta and the slices it holds. */
 uint64_t disk_obj_charge(uint64_t length, uint64_t nslices, uint64_t meta_len);
 uint64_t disk_obj_meta_charge(uint64_t nslices, uint64_t meta_len);
-uint64_t disk_obj_scrub(disk_obj *o, uint64_t idx, int *sound);
+uint64_t disk_obj_scrub(disk_obj *o, uint64_t idx);
 /* The scrub off the loop: the span and recorded sum of present slice IDX (0 when absent), and
  * the outcome of reading it, taken back on the loop (ignored when the slice changed meanwhile). */
 int disk_obj_scrub_span(disk_obj *o, uint64_t idx, uint64_t *off, uint64_t *end, uint64_t *sum);

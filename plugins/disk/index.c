@@ -132,9 +132,9 @@ static disk_obj *index_try_meta(disk_state *st, disk_drive *d, const char *dir,
     o->mtime = mtime;
     /* the .meta, and the .data's blocks as the file system counts them (the slices it holds) */
     uint64_t held = (uint64_t)sb.st_blocks * 512u;
-    uint64_t whole = disk_obj_charge(h.length, h.nslices, h.meta_len) -
-                     disk_obj_meta_charge(h.nslices, h.meta_len);
-    o->charge = disk_obj_meta_charge(h.nslices, h.meta_len) + (held < whole ? held : whole);
+    uint64_t meta = disk_obj_meta_charge(h.nslices, h.meta_len);
+    uint64_t body = disk_obj_charge(h.length, h.nslices, h.meta_len) - meta;
+    o->charge = meta + (held < body ? held : body);
     disk_index_add(st, o);
     if (from_scan)
         d->scan_bytes += o->charge;

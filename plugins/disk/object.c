@@ -230,8 +230,6 @@ static void obj_slice_drop(disk_obj *o, uint64_t idx, const char *why)
                   hex, hex, (unsigned long long)idx, why);
 }
 
-/* Checks slice IDX's bytes against its recorded checksum (once per process unless FORCE).
- * Returns 1 when the slice is present and sound, 0 when it is absent or was just dropped. */
 int disk_sum_read(int fd, uint64_t off, uint64_t end, void *buf, uint64_t *sum)
 {
     XXH3_state_t *xxh = XXH3_createState();
@@ -267,6 +265,8 @@ static int obj_slice_judge(disk_obj *o, uint64_t idx, int ok, uint64_t sum)
     return 0;
 }
 
+/* Checks slice IDX's bytes against its recorded checksum (once per process unless FORCE).
+ * Returns 1 when the slice is present and sound, 0 when it is absent or was just dropped. */
 static int obj_slice_check(disk_obj *o, uint64_t idx, int force)
 {
     if (!(o->flags[idx] & DISK_SLICE_PRESENT))
@@ -512,18 +512,13 @@ int disk_obj_verify(mcc_object *h, uint64_t idx)
     return obj_slice_check(o, idx, 1) ? MCC_OK : MCC_ERROR;
 }
 
-/* The scrub's look at slice IDX: its bytes are read and checked again even when checked before.
- * Returns the bytes read; *SOUND (when given) says whether the slice is present and sound. */
-uint64_t disk_obj_scrub(disk_obj *o, uint64_t idx, int *sound)
+/* The scrub's look at slice IDX, here and now: its bytes are read and checked again even when
+ * checked before. Returns the bytes read. */
+uint64_t disk_obj_scrub(disk_obj *o, uint64_t idx)
 {
-    if (idx >= o->nslices || !(o->flags[idx] & DISK_SLICE_PRESENT)) {
-        if (sound != NULL)
-            *sound = 0;
+    if (idx >= o->nslices || !(o->flags[idx] & DISK_SLICE_PRESENT))
         return 0;
-    }
-    int ok = obj_slice_check(o, idx, 1);
-    if (sound != NULL)
-        *sound = ok;
+    obj_slice_check(o, idx, 1);
     return obj_slice_end(o, idx) - obj_slice_start(o, idx);
 }
 

@@ -279,9 +279,9 @@ def curl_parallel(port, path, clients, repeat):
     return time.monotonic() - t0, total
 
 
-def curl_one(port, path, rng=None):
-    """One curl download: (status, bytes, seconds to first byte, seconds total)."""
-    argv = ["curl", "-s", "-o", "/dev/null", "-w",
+def curl_one(port, path, rng=None, out="/dev/null"):
+    """One curl download into OUT: (status, bytes, seconds to first byte, seconds total)."""
+    argv = ["curl", "-s", "-o", out, "-w",
             "%{http_code} %{size_download} %{time_starttransfer} %{time_total}"]
     if rng is not None:
         argv += ["-r", rng]
@@ -291,17 +291,14 @@ def curl_one(port, path, rng=None):
 
 
 def store_one(port, path, out):
-    """The least a storing cache does with a cold object: receive it and write it to a file. Here
-    curl does it (100 KiB reads, buffered writes), with no client to serve. (bytes, seconds);
-    the file is removed after."""
-    argv = ["curl", "-s", "-o", out, "-w", "%{http_code} %{size_download} %{time_total}",
-            "http://127.0.0.1:%d%s" % (port, path)]
+    """The least a storing cache does with a cold object: receive it and write it to a file, here
+    curl into OUT with no client to serve. (bytes, seconds); the file is removed after."""
     try:
-        res = subprocess.run(argv, capture_output=True, text=True, timeout=300).stdout.split()
+        _, n, _, total = curl_one(port, path, out=out)
     finally:
         if os.path.exists(out):
             os.unlink(out)
-    return int(res[1]), float(res[2])
+    return n, total
 
 
 def coalesce_clients(port, path, clients, timeout):
