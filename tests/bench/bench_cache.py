@@ -544,21 +544,44 @@ def settle_writeback():
     os.sync()
 
 
+def children_cpu():
+    """User + system CPU seconds of the children waited for so far (curl, dd)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def write_cpu(out, size):
+    """CPU seconds per GiB that writing SIZE bytes from memory into a new file OUT costs (dd from
+    /dev/zero, 1 MiB blocks): the page-cache write every storing cache does, without a network."""
+    cpu = children_cpu()
+    try:
+        subprocess.run(["dd", "if=/dev/zero", "of=" + out, "bs=1M", "count=%d" % (size // MIB)],
+                       capture_output=True, check=True, timeout=300)
+        return (children_cpu() - cpu) / (size / (1 << 30))
+    finally:
+        if os.path.exists(out):
+            os.unlink(out)
+
+
 def w_cold_single(args, env, res, who, rnd):
     path = "/cold/%s-r%d.bin" % (who, rnd)
     size = env["sizes"]["huge"]
     settle_writeback()
     pid = main_pid(env, who)
-    cpu = cpu_seconds(pid)
+    cpu, client = cpu_seconds(pid), children_cpu()
     st, n, ttfb, total = curl_one(port_of(env, who), path + QUERY)
+    gib = max(n, 1) / (1 << 30)
     res.add("cold_single_mibps", who, n / total / MIB)
-    res.add("cold_single_cpu", who, (cpu_seconds(pid) - cpu) / (max(n, 1) / (1 << 30)))
+    res.add("cold_single_cpu", who, (cpu_seconds(pid) - cpu) / gib)
+    res.add("cold_single_client_cpu", who, (children_cpu() - client) / gib)
     if st != 200 or n != size:
         res.notes.append("cold single %s round %d: status %d, %d bytes" % (who, rnd, st, n))
     if who == "origin":
         settle_writeback()
         n, total = store_one(port_of(env, who), path, os.path.join(env["tmp"], "store.tmp"))
         res.add("cold_store_mibps", who, n / total / MIB)
+        settle_writeback()
+        res.add("cold_write_cpu", who, write_cpu(os.path.join(env["tmp"], "write.tmp"), size))
 
 
 def w_cold_range(args, env, res, who, rnd):
@@ -601,7 +624,9 @@ FIGURES = [
     ("coalesce_sha_ok", "  bodies with right sha256", "of 16", True, "16"),
     ("cold_single_mibps", "cold single client, huge", "MiB/s", True, ">= 0.9 x origin"),
     ("cold_single_cpu", "  server CPU per GiB", "s", False, ""),
+    ("cold_single_client_cpu", "  client (curl) CPU per GiB", "s", False, ""),
     ("cold_store_mibps", "  origin to a file, no cache", "MiB/s", True, ""),
+    ("cold_write_cpu", "  memory to a file (dd), CPU per GiB", "s", False, ""),
     ("cold_range_origin_mib", "cold 1MiB range: origin bytes", "MiB", False, "<= 3"),
     ("cold_range_ttfb_ms", "  time to first byte", "ms", False, ""),
     ("cold_range_repeat_origin_mib", "  repeat: origin bytes", "MiB", False, "0"),
@@ -619,6 +644,32 @@ def fmt(v):
     if abs(v) >= 10:
         return "%.1f" % v
     return "%.2f" % v
+
+
+def cold_single_budget(res):
+    """What the cold single target leaves a storing cache, from this run's medians: at 0.9 of the
+    direct rate a GiB takes so long, the cores give so much CPU in that time, and the origin and
+    the client take theirs whatever sits between them. A cache at least writes the bytes into the
+    page cache (dd's figure) and sends them (taken as the origin's own cost, a sendfile from the
+    page cache), a floor; the second sum adds receiving them the way a recv() client does."""
+    direct = res.med("cold_single_mibps", "origin")
+    origin = res.med("cold_single_cpu", "origin")
+    client = res.med("cold_single_client_cpu", "origin")
+    write = res.med("cold_write_cpu", "origin")
+    if not direct or origin is None or client is None or write is None:
+        return ""
+    wall = 1024 / (0.9 * direct)
+    cores = os.cpu_count()
+    left = cores * wall - origin - client
+    floor = write + origin
+    times = lambda v: "%.2f x what is left" % (v / left) if left > 0 else "nothing is left"
+    return ("cold single at 0.9 x origin (%.0f MiB/s): a GiB in %.2f s, %.2f s of CPU on %d cores\n"
+            "  the origin takes %.2f and the client %.2f: %.2f s is left for a cache\n"
+            "  a cache at least writes the GiB to the page cache (%.2f) and sends it (%.2f): %.2f s,"
+            " %s\n"
+            "  receiving it with recv() as the client does (%.2f) too: %.2f s, %s"
+            % (0.9 * direct, wall, cores * wall, cores, origin, client, left, write, origin, floor,
+               times(floor), client, floor + client, times(floor + client)))
 
 
 def report(res, args, env, load0, t_start):
@@ -671,6 +722,10 @@ def report(res, args, env, load0, t_start):
         print()
         for (fig, who), vals in sorted(res.v.items()):
             print("%-30s %-6s %s" % (fig, who, " ".join(fmt(v) for v in vals)))
+    budget = cold_single_budget(res)
+    if budget:
+        print()
+        print(budget)
     if res.notes:
         print()
         for n in res.notes:
