@@ -9,6 +9,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/http.h>
 
 #include "cache/pipeline.h"
 #include "core/metrics.h"
@@ -694,22 +695,40 @@ static void transfer_yield_cb(evutil_socket_t fd, short what, void *arg)
         mcc_fetch_resume(t->fetch);
 }
 
+/* How long a transfer's first yield waits when a client is on another event loop: long enough
+ * for that loop to take the lock and write the headers and first bytes (~0.1 ms), and libevent's
+ * epoll waits in whole milliseconds anyway. */
+#define TRANSFER_YIELD_ELSEWHERE_US 1000
+
+/* Is a client of T's entry answered by another event loop than T's (cache.loops)? */
+static int transfer_clients_elsewhere(const mcc_transfer *t, struct event_base *base)
+{
+    for (const mcc_serve *s = t->entry->serves; s != NULL; s = s->next)
+        if (s->evcon != NULL && evhttp_connection_get_base(s->evcon) != base)
+            return 1;
+    return 0;
+}
+
 /* libcurl reads a socket for as long as it has bytes, and a fast upstream (a loopback one, a
  * parent on the same LAN) can fill it with a whole transfer: its waiting clients would get their
  * first byte only after the last was stored. Once per transfer, after its first bytes, the
  * fetch waits one turn of the loop, in which the clients' sockets are written first (a zero
- * timer runs after the I/O events of its turn). */
+ * timer runs after the I/O events of its turn). A client on another loop is written by that
+ * loop's thread, which needs the daemon lock: this loop then waits a millisecond (its wait lets
+ * go of the lock), not just a turn it would keep the lock through. */
 static void transfer_yield(mcc_transfer *t)
 {
+    struct event_base *base = t->entry->cache->core->base;
     t->yielded = 1;
     if (t->yield == NULL)
-        t->yield = evtimer_new(t->entry->cache->core->base, transfer_yield_cb, t);
-    struct timeval zero = {0, 0};
-    if (t->yield == NULL || evtimer_add(t->yield, &zero) != 0)
+        t->yield = evtimer_new(base, transfer_yield_cb, t);
+    int elsewhere = transfer_clients_elsewhere(t, base);
+    struct timeval wait = {0, elsewhere ? TRANSFER_YIELD_ELSEWHERE_US : 0};
+    if (t->yield == NULL || evtimer_add(t->yield, &wait) != 0)
         return;
     mcc_fetch_pause(t->fetch);
-    mcc_log(MCC_LOG_DEBUG, "transfer %s: clients first after %" PRIu64 " bytes", t->plan.url,
-            t->pos - t->start);
+    mcc_log(MCC_LOG_DEBUG, "transfer %s: clients first after %" PRIu64 " bytes%s", t->plan.url,
+            t->pos - t->start, elsewhere ? " (one on another loop)" : "");
 }
 
 static int transfer_on_data(void *arg, mcc_fetch *f, const char *buf, size_t len)

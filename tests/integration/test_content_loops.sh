@@ -12,6 +12,7 @@ for i in $(seq 0 23); do
 done
 big_size=$((16 * MIB + 4321))
 big_sum=$(make_blob big/object.bin "$big_size")
+make_blob big/ranges.bin $((16 * MIB)) >/dev/null
 # 16 MiB at 8 MiB/s: clients that start together all join the one transfer
 start_origin --rate 8M
 
@@ -129,6 +130,26 @@ downloads 12 cold
 sent=$(origin_bytes /big/object.bin)
 [ "$sent" -le $((big_size + MIB)) ] ||
     fail "the origin sent $sent bytes for a $big_size-byte object (twelve clients, one transfer)"
+
+# a cold range whose client is on another loop than the transfer: the fetch's pause after its
+# first bytes lasts long enough for that loop to write them (transfer_yield). Which loop accepts
+# a new connection is up to the kernel: one slice after another on new connections until one
+# lands there
+rurl="$MCC_CONTENT/big/ranges.bin?cacheHostOrigin=origin.test"
+elsewhere=0
+for i in $(seq 0 15); do
+    first=$((i * MIB + 100)) last=$((i * MIB + 50099))
+    assert_eq 206 "$(curl -sS -o "$T/cold$i" -w '%{http_code}' -r "$first-$last" "$rurl")" \
+        "cold range $first-$last"
+    assert_eq "$(range_sha256 "$ORIGIN_ROOT/big/ranges.bin" "$first" "$last")" \
+        "$(sha256sum <"$T/cold$i" | cut -d' ' -f1)" "bytes of cold range $first-$last"
+    if grep -q 'ranges.bin: clients first after [0-9]* bytes (one on another loop)' \
+        "$T/mccd/mccd.log"; then
+        elsewhere=1
+        break
+    fi
+done
+assert_eq 1 "$elsewhere" "a cold range answered on another loop than its transfer's"
 
 # the object is stored now: parallel full downloads and ranges, written by the sender threads
 # and handed back to the loop of each client's connection
