@@ -34,8 +34,10 @@ PYEOF
 
 # Bytes of the regular files under DIR, in allocated blocks.
 storage_file_bytes() { # DIR
-    # files come and go while the daemon evicts: a vanished one is no error here
-    { find "$1" -type f -printf '%b\n' 2>/dev/null || true; } |
+    # files come and go while the daemon evicts: a vanished one is no error here. Tombstones
+    # (*.reap: evicted files the reaper thread has yet to unlink) are not counted: their charge
+    # was given back when they were evicted
+    { find "$1" -type f ! -name '*.reap' -printf '%b\n' 2>/dev/null || true; } |
         awk '{ s += $1 * 512 } END { print s + 0 }'
 }
 

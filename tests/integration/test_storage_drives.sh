@@ -117,6 +117,12 @@ done
 for ((i = 0; i < 40; i++)); do
     assert_sha256 "$T/bgot.$i" "$(cat "$T/bsum.$i")"
 done
+# the reaper frees the evicted files' blocks soon after
+for ((i = 0; i < 50; i++)); do
+    [ -z "$(find "$T/cache" -name '*.reap' -print -quit)" ] && break
+    sleep 0.1
+done
+assert_eq "" "$(find "$T/cache" -name '*.reap')" "tombstones the reaper left after the burst"
 for ds in $sizes; do
     used=$(storage_file_bytes "$T/cache/${ds%%:*}")
     log "drive ${ds%%:*}: $used of ${ds#*:} bytes after the burst ($samples samples)"
