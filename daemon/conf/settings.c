@@ -237,9 +237,11 @@ static int settings_cache(const mcc_conf *root, mcc_settings *out, mcc_err *err)
                      err) != MCC_OK)
         return MCC_ERROR;
     out->send_threads = (unsigned)threads;
-    /* one: a second loop helps small hits and costs large bodies and ranges (performance.md) */
+    /* two where there are two cores or more: a second loop takes the time one loop leaves a
+     * core idle while clients wait for its answers; loops take turns on one lock, and more than
+     * two were not measured (performance.md, "Event loops") */
     int64_t loops;
-    if (mcc_conf_int(sec, "loops", 1, 1, 64, &loops, err) != MCC_OK)
+    if (mcc_conf_int(sec, "loops", cpus > 1 ? 2 : 1, 1, 64, &loops, err) != MCC_OK)
         return MCC_ERROR;
     out->loops = (unsigned)loops;
     if (mcc_conf_duration(sec, "offline_max_stale", 86400000, &out->offline_stale_ms, err) !=

@@ -493,6 +493,10 @@ static void test_settings_defaults(void)
     CU_ASSERT_EQUAL(s->max_header_bytes, 16384);
     CU_ASSERT_EQUAL(s->client_timeout_ms, 60000);
     CU_ASSERT_EQUAL(s->slice_size, 1048576);
+    /* threads follow the cores: two loops where there are two or more, a sender per core */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    CU_ASSERT_EQUAL(s->loops, cpus > 1 ? 2u : 1u);
+    CU_ASSERT_EQUAL(s->send_threads, cpus > 1 ? (unsigned)(cpus < 64 ? cpus : 64) : 0u);
     CU_ASSERT_STRING_EQUAL(s->storage, "disk");
     CU_ASSERT_EQUAL(s->nhosts, 1);
     CU_ASSERT_STRING_EQUAL(s->hosts[0], "hosts");
