@@ -539,8 +539,8 @@ def w_cold_coalesce(args, env, res, who, rnd):
 
 def settle_writeback():
     """Cold workloads write gigabytes into the page cache; the kernel writes them back to the disk
-    later, while whatever runs next competes with it. Each cold measurement starts with nothing
-    left to write, so none pays for the one before it."""
+    later, while whatever runs next competes with it. Each measurement starts with nothing left
+    to write, so none pays for the one before it."""
     os.sync()
 
 
@@ -566,7 +566,6 @@ def write_cpu(out, size):
 def w_cold_single(args, env, res, who, rnd):
     path = "/cold/%s-r%d.bin" % (who, rnd)
     size = env["sizes"]["huge"]
-    settle_writeback()
     pid = main_pid(env, who)
     cpu, client = cpu_seconds(pid), children_cpu()
     st, n, ttfb, total = curl_one(port_of(env, who), path + QUERY)
@@ -591,7 +590,6 @@ def w_cold_range(args, env, res, who, rnd):
     rng = "%d-%d" % (first, first + MIB - 1)
     port = port_of(env, who)
     before = 0
-    settle_writeback()
     for rep in ("cold_range", "cold_range_repeat"):
         st, n, ttfb, total = curl_one(port, path + QUERY, rng)
         origin_settle(env["origin_log"])
@@ -811,6 +809,7 @@ def main():
             for name, fn, cold in workloads:
                 whos = order + (["origin"] if name in direct else [])
                 for who in whos:
+                    settle_writeback()
                     t = time.monotonic()
                     if cold:
                         fn(args, env, res, who, rnd)
