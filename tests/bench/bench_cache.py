@@ -381,7 +381,7 @@ def setup(args, T):
     sha["huge"] = write_pattern(os.path.join(root, "huge.bin"), sizes["huge"], 3000)
     # every cold run has its own name for the same bytes, so that it is cold at every cache
     for r in range(args.rounds):
-        for who in ("mccd", "nginx", "origin"):
+        for who in ("mccd", "mccdb", "nginx", "origin"):
             os.symlink("../large.bin", os.path.join(root, "slow", "%s-r%d.bin" % (who, r)))
             os.symlink("../huge.bin", os.path.join(root, "cold", "%s-r%d.bin" % (who, r)))
             os.symlink("../huge.bin", os.path.join(root, "cold", "%s-r%d-range.bin" % (who, r)))
@@ -415,8 +415,17 @@ def setup(args, T):
     npid = start_nginx("nginx", os.path.join(pd, "nginx.conf"), nport)
     env.update(nginx_port=nport, nginx_pid=npid.pid)
 
-    # mccd
-    md = os.path.join(T, "mccd")
+    # mccd, and the second one of an A/B run (--vs-conf)
+    start_mccd(args, T, env, "mccd", args.mccd_conf, oport, sport)
+    if args.vs_conf:
+        start_mccd(args, T, env, "mccdb", args.vs_conf, oport, sport)
+    return env
+
+
+def start_mccd(args, T, env, name, extra, oport, sport):
+    """Starts mccd NAME (its own port, cache and conf.d) with the benchmark's configuration and
+    the conf.d fragment EXTRA (JSON text, or empty) on top."""
+    md = os.path.join(T, name)
     conf_dir = os.path.join(md, "conf.d")
     os.makedirs(conf_dir)
     mport = free_port()
@@ -436,19 +445,19 @@ def setup(args, T):
     }
     with open(os.path.join(conf_dir, "50-bench.json"), "w") as f:
         json.dump(conf, f, indent=2)
-    if args.mccd_conf:
+    if extra:
         with open(os.path.join(conf_dir, "60-extra.json"), "w") as f:
-            json.dump(json.loads(args.mccd_conf), f, indent=2)
-    mpid = start("mccd", [args.mccd, "--conf-dir", conf_dir], os.path.join(md, "mccd.log"))
-    wait_port(mport, mpid, "mccd")
-    env.update(mccd_port=mport, mccd_pid=mpid.pid)
-    return env
+            json.dump(json.loads(extra), f, indent=2)
+    mpid = start(name, [args.mccd, "--conf-dir", conf_dir], os.path.join(md, "mccd.log"))
+    wait_port(mport, mpid, name)
+    env["%s_port" % name] = mport
+    env["%s_pid" % name] = mpid.pid
 
 
 # --- workloads -----------------------------------------------------------------------------------
 
 def main_pid(env, who):
-    return env["%s_pid" % who] if who in ("mccd", "nginx") else env["origin_pid"]
+    return env["%s_pid" % who] if who in ("mccd", "mccdb", "nginx") else env["origin_pid"]
 
 
 def port_of(env, who):
@@ -670,6 +679,35 @@ def cold_single_budget(res):
                times(floor), client, floor + client, times(floor + client)))
 
 
+def round_ratios(res, fig, a, b):
+    """The ratio A/B of FIG within each round, as "lowest-highest" (or "-")."""
+    pairs = [x / y for x, y in zip(res.v.get((fig, a), []), res.v.get((fig, b), [])) if y]
+    return "%.2f-%.2f" % (min(pairs), max(pairs)) if len(pairs) > 1 else "-"
+
+
+def ab_rows(res):
+    """Rows of the A/B table: each figure both mccd ran, their medians and ratios."""
+    rows = []
+    for fig, label, unit, higher, target in FIGURES:
+        a, b, n = res.med(fig, "mccd"), res.med(fig, "mccdb"), res.med(fig, "nginx")
+        if a is None or b is None:
+            continue
+        ratio = lambda x, y: "%.2f" % (x / y) if x is not None and y else "-"
+        rows.append((label, unit, fmt(a), fmt(b), ratio(b, a), round_ratios(res, fig, "mccdb",
+                     "mccd"), ratio(b, n)))
+    return rows
+
+
+def print_table(cols, rows):
+    widths = [max(len(r[i]) for r in rows + [cols]) for i in range(len(cols))]
+    line = lambda r: "  ".join(c.ljust(w) if i < 2 else c.rjust(w) if i < 7 else c
+                               for i, (c, w) in enumerate(zip(r, widths)))
+    print(line(cols))
+    print(line(tuple("-" * w for w in widths)))
+    for r in rows:
+        print(line(r))
+
+
 def report(res, args, env, load0, t_start):
     load1 = open("/proc/loadavg").read().split()[:3]
     print()
@@ -700,22 +738,20 @@ def report(res, args, env, load0, t_start):
             ratio = "%.2f" % (m / n)
         # the same ratio within each round (the two ran minutes apart at most): its spread says
         # how far one run's median can be trusted
-        pairs = [a / b for a, b in zip(res.v.get((fig, "mccd"), []), res.v.get((fig, "nginx"), []))
-                 if b]
-        spread = "%.2f-%.2f" % (min(pairs), max(pairs)) if len(pairs) > 1 else "-"
+        spread = round_ratios(res, fig, "mccd", "nginx")
         if fig == "cold_single_mibps" and m is not None and o:
             target += " (%.2f)" % (m / o)
         direct = res.med("cold_single_mibps", "origin")
         if fig == "cold_store_mibps" and o and direct:
             target = "(%.2f x origin)" % (o / direct)
         rows.append((label, unit, fmt(m), fmt(n), ratio, spread, fmt(o), target))
-    widths = [max(len(r[i]) for r in rows + [cols]) for i in range(len(cols))]
-    line = lambda r: "  ".join(c.ljust(w) if i < 2 else c.rjust(w) if i < 7 else c
-                               for i, (c, w) in enumerate(zip(r, widths)))
-    print(line(cols))
-    print(line(tuple("-" * w for w in widths)))
-    for r in rows:
-        print(line(r))
+    print_table(cols, rows)
+    if args.vs_conf:
+        print()
+        print("A/B in the same rounds: mccd-b is mccd with the conf.d fragment %s" % args.vs_conf)
+        print()
+        print_table(("figure", "unit", "mccd", "mccd-b", "b/mccd", "by round", "b/nginx"),
+                    ab_rows(res))
     if args.verbose:
         print()
         for (fig, who), vals in sorted(res.v.items()):
@@ -762,6 +798,10 @@ def main():
     ap.add_argument("--mccd-conf", default="",
                     help="a conf.d fragment (JSON text) for mccd on top of the benchmark's own, "
                          "e.g. '{\"cache\": {\"loops\": 2}}'")
+    ap.add_argument("--vs-conf", default="",
+                    help="A/B: a second mccd (mccd-b) with this conf.d fragment instead of "
+                         "--mccd-conf, measured in the same rounds, e.g. "
+                         "'{\"cache\": {\"loops\": 1}}'")
     ap.add_argument("--hold", action="store_true",
                     help="after setup and warming, print the ports and wait for Ctrl-C")
     ap.add_argument("-v", "--verbose", action="store_true", help="every round's values too")
@@ -794,18 +834,22 @@ def main():
         env = setup(args, T)
         hot = ["/small/s%03d.bin%s" % (i, QUERY) for i in range(args.small_count)]
         hot.append("/large.bin" + QUERY)
-        for who in ("mccd", "nginx"):
+        caches = ["mccd", "mccdb", "nginx"] if args.vs_conf else ["mccd", "nginx"]
+        for who in caches:
             t = time.monotonic()
             warm(port_of(env, who), hot)
             log("%s warmed in %.1fs" % (who, time.monotonic() - t))
         env["mccd_threads"] = thread_names(env["mccd_pid"])  # started and answering by now
         if args.hold:
-            log("mccd :%d  nginx :%d  origin :%d (logged) :%d (direct); Ctrl-C or SIGTERM stops"
-                % (env["mccd_port"], env["nginx_port"], env["origin_port"], env["direct_port"]))
+            log("mccd :%d%s  nginx :%d  origin :%d (logged) :%d (direct); Ctrl-C or SIGTERM stops"
+                % (env["mccd_port"], "  mccd-b :%d" % env["mccdb_port"] if args.vs_conf else "",
+                   env["nginx_port"], env["origin_port"], env["direct_port"]))
             signal.alarm(0)
             signal.pause()
         for rnd in range(args.rounds):
-            order = ["mccd", "nginx"] if rnd % 2 == 0 else ["nginx", "mccd"]
+            # each cache first in turn: the one measured first in a round meets the machine as
+            # the round before left it
+            order = caches[rnd % len(caches):] + caches[:rnd % len(caches)]
             for name, fn, cold in workloads:
                 whos = order + (["origin"] if name in direct else [])
                 for who in whos:
