@@ -679,6 +679,11 @@ def cold_single_budget(res):
                times(floor), client, floor + client, times(floor + client)))
 
 
+def ratio_text(x, y):
+    """X/Y to two places, or "-" when either is missing or Y is 0."""
+    return "%.2f" % (x / y) if x is not None and y else "-"
+
+
 def round_ratios(res, fig, a, b):
     """The ratio A/B of FIG within each round, as "lowest-highest" (or "-")."""
     pairs = [x / y for x, y in zip(res.v.get((fig, a), []), res.v.get((fig, b), [])) if y]
@@ -692,9 +697,8 @@ def ab_rows(res):
         a, b, n = res.med(fig, "mccd"), res.med(fig, "mccdb"), res.med(fig, "nginx")
         if a is None or b is None:
             continue
-        ratio = lambda x, y: "%.2f" % (x / y) if x is not None and y else "-"
-        rows.append((label, unit, fmt(a), fmt(b), ratio(b, a), round_ratios(res, fig, "mccdb",
-                     "mccd"), ratio(b, n)))
+        rows.append((label, unit, fmt(a), fmt(b), ratio_text(b, a),
+                     round_ratios(res, fig, "mccdb", "mccd"), ratio_text(b, n)))
     return rows
 
 
@@ -733,9 +737,7 @@ def report(res, args, env, load0, t_start):
         m, n, o = res.med(fig, "mccd"), res.med(fig, "nginx"), res.med(fig, "origin")
         if m is None and n is None and o is None:
             continue
-        ratio = "-"
-        if m is not None and n is not None and n != 0:
-            ratio = "%.2f" % (m / n)
+        ratio = ratio_text(m, n)
         # the same ratio within each round (the two ran minutes apart at most): its spread says
         # how far one run's median can be trusted
         spread = round_ratios(res, fig, "mccd", "nginx")
